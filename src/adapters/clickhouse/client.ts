@@ -1,0 +1,110 @@
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { EmbeddedInserter } from './chdb-insert.js';
+
+type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
+
+export type { ClickHouseClient };
+
+export interface ClickHouseOptions {
+  /** HTTP URL of a ClickHouse server (or of this service's `store` role). Unset: embedded chdb. */
+  url?: string;
+  /** Embedded data directory, used when `url` is unset. */
+  dataPath: string;
+  database: string;
+}
+
+/**
+ * The embedded engine (clickhouse-local) reads a piped or redirected stdin as INSERT data, so
+ * under a pipe an insert would fail or, worse, take stdin's bytes as rows. Point fd 0 at
+ * /dev/null before the engine loads (the lowest free fd is reused by open).
+ */
+function detachStdin(): void {
+  try {
+    if (fstatSync(0).isCharacterDevice()) return;
+  } catch {
+    // fd 0 closed: open below takes it.
+  }
+  try {
+    closeSync(0);
+  } catch {
+    // already closed
+  }
+  const fd = openSync('/dev/null', 'r');
+  if (fd !== 0) closeSync(fd);
+}
+
+async function collect(values: unknown): Promise<string> {
+  if (typeof values === 'string') return values;
+  let out = '';
+  for await (const chunk of values as AsyncIterable<Buffer | string>) out += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+  return out;
+}
+
+/** A chdb connection whose inserts go through {@link EmbeddedInserter} (see chdb-insert.ts for why). */
+export function withSafeInserts(conn: Connection): Connection {
+  const run = async (sql: string, params: Record<string, unknown>) => {
+    const r = await conn.query({ query: sql, query_params: params, clickhouse_settings: { default_format: 'JSONEachRow' } } as never);
+    return collect(r.stream);
+  };
+  const inserter = new EmbeddedInserter({
+    query: run,
+    command: async (sql, params) => {
+      await conn.command({ query: sql, query_params: params } as never);
+    },
+  });
+  const insert: Connection['insert'] = async (params) => {
+    const body = await collect(params.values);
+    const queryId = params.query_id ?? randomUUID();
+    if (!(await inserter.insert(params.query, body))) return conn.insert(params);
+    return { query_id: queryId, response_headers: {}, http_status_code: 200, summary: undefined } as Awaited<ReturnType<Connection['insert']>>;
+  };
+  return new Proxy(conn, {
+    get(target, prop, receiver) {
+      if (prop === 'insert') return insert;
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Open the embedded engine once, create the database, and return a client bound to it. */
+async function createEmbeddedClient(dataPath: string, database: string): Promise<ClickHouseClient> {
+  await mkdir(dataPath, { recursive: true });
+  // chdb/connection is CommonJS and loads the native engine: import lazily so server mode never loads it.
+  detachStdin();
+  const { createChdbConnection } = await import('chdb/connection');
+  const conn = withSafeInserts(createChdbConnection({ path: dataPath }) as unknown as Connection);
+  const client = createClient({ connection: conn });
+  // chdb ignores the client's `database` option but keeps `USE` for the life of the connection's
+  // session, so the client is bound once here (the name is a validated identifier).
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS \`${database}\`` });
+  await client.command({ query: `USE \`${database}\`` });
+  return client;
+}
+
+async function createServerClient(url: string, database: string): Promise<ClickHouseClient> {
+  const admin = createClient({ url, request_timeout: 30_000 });
+  try {
+    await admin.command({ query: `CREATE DATABASE IF NOT EXISTS \`${database}\`` });
+  } finally {
+    await admin.close();
+  }
+  return createClient({
+    url,
+    database,
+    request_timeout: 60_000,
+    clickhouse_settings: { date_time_input_format: 'best_effort' },
+  });
+}
+
+export function embeddedDataPath(dataDir: string): string {
+  return path.resolve(dataDir, 'clickhouse');
+}
+
+export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHouseClient> {
+  return opts.url ? createServerClient(opts.url, opts.database) : createEmbeddedClient(opts.dataPath, opts.database);
+}

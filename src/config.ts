@@ -1,0 +1,86 @@
+import { z } from 'zod';
+
+/**
+ * The only module that reads `process.env`. One zod schema, parsed once at start;
+ * a bad value stops start-up with one message naming every bad variable.
+ */
+
+const zRole = z.enum(['gateway', 'worker', 'store']);
+
+const zBool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+export const zEnv = z.object({
+  /** @defaultValue 8080 */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** @defaultValue 0.0.0.0 */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** @defaultValue ./data */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Unset: start a local redis-server under DATA_DIR/redis. */
+  REDIS_URL: z.string().url().optional(),
+  /** Comma-separated `host:port` seeds: run against Redis Cluster instead of REDIS_URL. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'expected host:port[,host:port…]')
+    .optional(),
+  /** Unset: embedded chdb under DATA_DIR/clickhouse. */
+  CLICKHOUSE_URL: z.string().url().optional(),
+  /** @defaultValue visitor */
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a plain identifier')
+    .default('visitor'),
+  /** When set, migrations create replicated tables ON CLUSTER with a distributed `events`. */
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a plain identifier')
+    .optional(),
+  /** Loopback port on which role `store` serves ClickHouse's HTTP interface over chdb. @defaultValue 8123 */
+  STORE_PORT: z.coerce.number().int().min(0).max(65535).default(8123),
+  ACCOUNTS_FILE: z.string().min(1).optional(),
+  /** @defaultValue gateway,worker,store */
+  ROLES: z
+    .string()
+    .default('gateway,worker,store')
+    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(zRole).min(1)),
+  /** @defaultValue info */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Largest accepted request body in bytes. @defaultValue 65536 */
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  /** Requests per second allowed per client IP (token bucket, burst = 2×). @defaultValue 200 */
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).default(200),
+  /** Stream length per account above which ingest answers 503 instead of growing Redis. @defaultValue 1000000 */
+  STREAM_CAP: z.coerce.number().int().min(100).default(1_000_000),
+  /** Flush a batch at this many events… @defaultValue 10000 */
+  FLUSH_BATCH_SIZE: z.coerce.number().int().min(1).max(200_000).default(10_000),
+  /** …or when its oldest event is this old. @defaultValue 1000 */
+  FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
+  /** A pending entry idle this long belongs to a dead consumer and is reclaimed. @defaultValue 30000 */
+  RECLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Trust X-Forwarded-For / X-Real-IP (only behind a proxy you run). @defaultValue false */
+  TRUST_PROXY: zBool.default(false),
+  /** Hard deadline for draining on SIGTERM. @defaultValue 10000 */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** BullMQ worker concurrency per queue. @defaultValue 2 */
+  JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+});
+
+export type Config = Readonly<z.infer<typeof zEnv>>;
+export type Role = z.infer<typeof zRole>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parse an environment (default: `process.env`) into a frozen config, or throw one error naming every bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = zEnv.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}

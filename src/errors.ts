@@ -1,0 +1,68 @@
+/**
+ * The one registry of errors that reach a client. Each has a stable code, an HTTP status and
+ * a short `reason` used in `{ "error": reason }` bodies and `[v-event-error] reason=…` lines.
+ */
+export abstract class GatewayError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  abstract readonly reason: string;
+  /** Seconds, for 429 and 503 answers. */
+  retryAfter?: number;
+  constructor(message?: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+function defineError(code: string, status: number, reason: string) {
+  return class extends GatewayError {
+    readonly code = code;
+    readonly status = status;
+    readonly reason = reason;
+    constructor(message: string = reason) {
+      super(message);
+    }
+  };
+}
+
+export class InvalidJsonError extends defineError('GW_ERR_INVALID_JSON', 400, 'invalid-json') {}
+export class InvalidEncodingError extends defineError('GW_ERR_INVALID_ENCODING', 400, 'invalid-utf8') {}
+export class ValidationError extends defineError('GW_ERR_VALIDATION', 400, 'invalid') {}
+export class TooManyEventsError extends defineError('GW_ERR_TOO_MANY_EVENTS', 400, 'too-many-events') {}
+export class UnsupportedMediaTypeError extends defineError('GW_ERR_MEDIA_TYPE', 415, 'unsupported-media-type') {}
+export class UnauthorizedError extends defineError('GW_ERR_UNAUTHORIZED', 401, 'unauthorized') {}
+export class UnknownAccountError extends defineError('GW_ERR_UNKNOWN_ACCOUNT', 403, 'unknown-account') {}
+export class ForbiddenOriginError extends defineError('GW_ERR_ORIGIN', 403, 'origin-not-allowed') {}
+export class ForbiddenError extends defineError('GW_ERR_FORBIDDEN', 403, 'forbidden') {}
+export class NotFoundError extends defineError('GW_ERR_NOT_FOUND', 404, 'not-found') {}
+export class MethodNotAllowedError extends defineError('GW_ERR_METHOD', 405, 'method-not-allowed') {}
+export class PayloadTooLargeError extends defineError('GW_ERR_TOO_LARGE', 413, 'too-large') {}
+export class RateLimitedError extends defineError('GW_ERR_RATE_LIMITED', 429, 'rate-limited') {}
+export class StreamFullError extends defineError('GW_ERR_STREAM_FULL', 503, 'backpressure') {}
+export class StoreUnavailableError extends defineError('GW_ERR_STORE_UNAVAILABLE', 503, 'store-unavailable') {}
+export class InternalError extends defineError('GW_ERR_INTERNAL', 500, 'internal') {}
+
+/** Every registered class, for the uniqueness test and the README table. */
+export const ERROR_CLASSES = [
+  InvalidJsonError,
+  InvalidEncodingError,
+  ValidationError,
+  TooManyEventsError,
+  UnsupportedMediaTypeError,
+  UnauthorizedError,
+  UnknownAccountError,
+  ForbiddenOriginError,
+  ForbiddenError,
+  NotFoundError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  StreamFullError,
+  StoreUnavailableError,
+  InternalError,
+] as const;
+
+/** Map anything thrown to a GatewayError: unknown errors become 500 without leaking their message. */
+export function toGatewayError(err: unknown): GatewayError {
+  return err instanceof GatewayError ? err : new InternalError();
+}

@@ -1,0 +1,38 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/** Paths that never reach a log line: admin keys, tokens, cookies, raw IPs. */
+export const REDACT_PATHS = [
+  'key',
+  'token',
+  'adminKey',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'ip',
+];
+
+/** The one root logger factory; modules take `logger.child({ module })`. */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination ?? pino.destination({ sync: false }),
+  );
+}
+
+/** `key=value` pairs for the greppable `[tag] k=v …` lines; values are sanitised to one token. */
+export function kv(fields: Record<string, string | number | boolean | undefined | null>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined || v === null || v === '') continue;
+    parts.push(`${k}=${String(v).replace(/[\s\u0000-\u001f]+/g, '_').slice(0, 200)}`);
+  }
+  return parts.join(' ');
+}

@@ -1,0 +1,59 @@
+/**
+ * A small Prometheus registry: counters and gauges with labels, plus gauges computed at scrape
+ * time. Enough for `/metrics`; no client library needed.
+ */
+type Labels = Record<string, string>;
+type Kind = 'counter' | 'gauge';
+
+function labelKey(labels: Labels | undefined): string {
+  if (!labels) return '';
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+export class Metrics {
+  readonly #meta = new Map<string, { kind: Kind; help: string }>();
+  readonly #values = new Map<string, Map<string, number>>();
+  readonly #collectors: (() => Promise<void> | void)[] = [];
+
+  describe(name: string, kind: Kind, help: string): this {
+    this.#meta.set(name, { kind, help });
+    return this;
+  }
+
+  inc(name: string, labels?: Labels, by = 1): void {
+    const series = this.#series(name);
+    const k = labelKey(labels);
+    series.set(k, (series.get(k) ?? 0) + by);
+  }
+
+  set(name: string, value: number, labels?: Labels): void {
+    this.#series(name).set(labelKey(labels), value);
+  }
+
+  get(name: string, labels?: Labels): number {
+    return this.#values.get(name)?.get(labelKey(labels)) ?? 0;
+  }
+
+  /** Run before each render, e.g. to read stream lengths. */
+  onCollect(fn: () => Promise<void> | void): void {
+    this.#collectors.push(fn);
+  }
+
+  #series(name: string): Map<string, number> {
+    let s = this.#values.get(name);
+    if (!s) this.#values.set(name, (s = new Map()));
+    return s;
+  }
+
+  async render(): Promise<string> {
+    await Promise.all(this.#collectors.map(async (c) => c()));
+    const out: string[] = [];
+    for (const [name, series] of this.#values) {
+      const meta = this.#meta.get(name);
+      if (meta) out.push(`# HELP ${name} ${meta.help}`, `# TYPE ${name} ${meta.kind}`);
+      for (const [k, v] of series) out.push(`${name}${k} ${v}`);
+    }
+    return `${out.join('\n')}\n`;
+  }
+}

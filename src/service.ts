@@ -1,0 +1,196 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { DestinationStream } from 'pino';
+import { AccountRegistry, ensureDemoAccount, loadAccountsFile, type Account } from './accounts.js';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { createClickHouse, embeddedDataPath } from './adapters/clickhouse/client.js';
+import { migrate } from './adapters/clickhouse/migrate.js';
+import { connectRedis, duplicateRedis, redisReady, type RedisClient } from './adapters/redis/client.js';
+import { RedisKeys } from './adapters/redis/keys.js';
+import { startLocalRedis, type LocalRedis } from './adapters/redis/launcher.js';
+import { RowStream } from './adapters/redis/row-stream.js';
+import { IpHasher } from './adapters/redis/ip-salt.js';
+import { noIdentity, noPresence, type GatewayContext, type RouteModule } from './gateway/context.js';
+import { RateLimiter } from './gateway/rate-limit.js';
+import { startGateway, type GatewayServer } from './gateway/server.js';
+import { ingestRoutes } from './gateway/ingest.routes.js';
+import { healthRoutes } from './gateway/health.routes.js';
+import { startStoreServer } from './store/store.server.js';
+import { StreamFlusher } from '../workers/flush/stream.flusher.js';
+
+export interface ServiceOptions {
+  /** Where logs go (tests pass a file or a stream to read the JSON lines back). */
+  logDestination?: DestinationStream;
+  /** Redis key prefix (tests use a random one so they never see each other's keys). */
+  redisPrefix?: string;
+}
+
+export interface Service {
+  config: Config;
+  log: Logger;
+  accounts: AccountRegistry;
+  redisUrl: string;
+  keys: RedisKeys;
+  redis: RedisClient;
+  clickhouse?: ClickHouseClient;
+  gateway?: GatewayServer;
+  gatewayUrl?: string;
+  storeUrl?: string;
+  flusher?: StreamFlusher;
+  ctx?: GatewayContext;
+  /** Where the demo account's admin key was written, when the demo account is in use. */
+  demoAdminKeyFile?: string;
+  stop(): Promise<void>;
+}
+
+async function loadAccounts(config: Config, log: Logger): Promise<{ accounts: Account[]; demoKeyFile?: string }> {
+  if (config.ACCOUNTS_FILE) return { accounts: await loadAccountsFile(config.ACCOUNTS_FILE) };
+  const { account, adminKeyFile } = await ensureDemoAccount(config.DATA_DIR);
+  log.info({ adminKeyFile }, `[accounts] no ACCOUNTS_FILE: using the demo account; its admin key is in ${adminKeyFile}`);
+  return { accounts: [account], demoKeyFile: adminKeyFile };
+}
+
+/** Start the roles of `config.ROLES` in this process; `stop()` drains and closes them in order. */
+export async function startService(config: Config, opts: ServiceOptions = {}): Promise<Service> {
+  const log = createLogger(config.LOG_LEVEL, opts.logDestination);
+  const roles = new Set(config.ROLES);
+  const closers: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const c of closers.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.warn({ err }, 'error during shutdown');
+      }
+    }
+    log.flush?.();
+  };
+
+  try {
+    const { accounts: accountList, demoKeyFile } = await loadAccounts(config, log);
+    const accounts = new AccountRegistry(accountList);
+    const metrics = new Metrics()
+      .describe('visitor_events_accepted_total', 'counter', 'Events accepted into the stream')
+      .describe('visitor_events_rejected_total', 'counter', 'Requests rejected, by reason')
+      .describe('visitor_events_duplicate_total', 'counter', 'Events dropped as client retries of an accepted event id')
+      .describe('visitor_bot_requests_total', 'counter', 'Requests from bots and crawlers, kept out of analytics')
+      .describe('visitor_flush_rows_total', 'counter', 'Rows inserted into ClickHouse by the flusher')
+      .describe('visitor_flush_failures_total', 'counter', 'Failed ClickHouse inserts (retried)')
+      .describe('visitor_flush_batches_total', 'counter', 'Flushed batches')
+      .describe('visitor_stream_length', 'gauge', 'Entries waiting in the account stream');
+
+    let local: LocalRedis | undefined;
+    let redisUrl = config.REDIS_URL;
+    const clusterNodes = config.REDIS_CLUSTER_NODES?.split(',');
+    if (!redisUrl && !clusterNodes) {
+      local = await startLocalRedis(path.join(config.DATA_DIR, 'redis'), log.child({ module: 'redis' }));
+      redisUrl = local.url;
+      closers.push(() => local!.stop());
+    }
+    const keys = new RedisKeys(opts.redisPrefix);
+    const redis = connectRedis({ url: redisUrl, clusterNodes, role: 'main' });
+    closers.push(() => void redis.disconnect());
+    await redisReady(redis);
+
+    const needsClickHouse = roles.has('worker') || roles.has('store') || roles.has('gateway');
+    let clickhouse: ClickHouseClient | undefined;
+    if (needsClickHouse) {
+      clickhouse = await createClickHouse({ url: config.CLICKHOUSE_URL, dataPath: embeddedDataPath(config.DATA_DIR), database: config.CLICKHOUSE_DATABASE });
+      closers.push(() => clickhouse!.close());
+      await migrate(clickhouse, log.child({ module: 'migrate' }), { cluster: config.CLICKHOUSE_CLUSTER });
+    }
+
+    const service: Service = { config, log, accounts, redisUrl: redisUrl ?? `cluster:${config.REDIS_CLUSTER_NODES}`, keys, redis, clickhouse, stop, demoAdminKeyFile: demoKeyFile };
+    const readiness = new Map<string, () => Promise<string | undefined>>();
+    readiness.set('redis', async () => ((await redis.ping()) === 'PONG' ? undefined : 'no PONG'));
+    const rows = new RowStream(redis, keys, config.STREAM_CAP);
+    // Backpressure alarm: past 80 % of the cap the flusher is falling behind ClickHouse.
+    readiness.set('stream', async () => {
+      const full: string[] = [];
+      for (const a of accounts.ids()) {
+        const n = await rows.length(a);
+        metrics.set('visitor_stream_length', n, { account: a });
+        if (n >= config.STREAM_CAP * 0.8) full.push(`${a}=${n}`);
+      }
+      return full.length ? `backpressure: stream near its cap of ${config.STREAM_CAP} (${full.join(', ')})` : undefined;
+    });
+    if (clickhouse) {
+      const ch = clickhouse;
+      readiness.set('clickhouse', async () => {
+        const r = await ch.ping();
+        return r.success ? undefined : `unreachable: ${r.error.message}`;
+      });
+    }
+
+    if (roles.has('store') && !config.CLICKHOUSE_URL) {
+      const { createChdbConnection } = await import('chdb/connection');
+      const engine = createChdbConnection({ path: embeddedDataPath(config.DATA_DIR) });
+      const store = await startStoreServer(engine as never, log.child({ module: 'store' }), '127.0.0.1', config.STORE_PORT);
+      service.storeUrl = `http://127.0.0.1:${store.boundPort}`;
+      closers.push(() => new Promise<void>((r) => store.close(() => r())));
+      closers.push(() => store.closeAllConnections());
+    }
+
+    if (roles.has('worker')) {
+      const reader = duplicateRedis(redis);
+      closers.push(() => void reader.disconnect());
+      const flusher = new StreamFlusher(reader, redis, clickhouse!, keys, () => accounts.ids(), log.child({ module: 'flush' }), metrics, {
+        batchSize: config.FLUSH_BATCH_SIZE,
+        intervalMs: config.FLUSH_INTERVAL_MS,
+        reclaimIdleMs: config.RECLAIM_IDLE_MS,
+        consumer: `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      });
+      flusher.start();
+      service.flusher = flusher;
+      closers.push(() => flusher.stop());
+    }
+
+    if (roles.has('gateway')) {
+      const gwRedis = connectRedis({ url: redisUrl, clusterNodes, role: 'gateway', failFast: true });
+      closers.push(() => void gwRedis.disconnect());
+      await redisReady(gwRedis);
+      const ipHasher = new IpHasher(gwRedis, keys);
+      await ipHasher.ready();
+      const rateLimiter = new RateLimiter(config.RATE_LIMIT_PER_IP);
+      closers.push(() => rateLimiter.close());
+      const ctx: GatewayContext = {
+        config,
+        accounts,
+        log: log.child({ module: 'gateway' }),
+        redis: gwRedis,
+        keys,
+        rows: new RowStream(gwRedis, keys, config.STREAM_CAP),
+        ipHasher,
+        metrics,
+        rateLimiter,
+        handlerOpts: { maxBodyBytes: config.MAX_BODY_BYTES, trustProxy: config.TRUST_PROXY },
+        identity: noIdentity,
+        presence: noPresence,
+        readiness,
+      };
+      const modules: RouteModule[] = [healthRoutes, ingestRoutes];
+      const gateway = await startGateway(ctx, modules, config.HOST, config.PORT);
+      service.gateway = gateway;
+      service.ctx = ctx;
+      const shownHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+      service.gatewayUrl = `http://${shownHost}:${gateway.port}`;
+      // Closed first on stop: no new connections while the rest drains.
+      closers.push(async () => {
+        gateway.close();
+        await new Promise((r) => setTimeout(r, 50));
+      });
+    }
+
+    log.info(
+      { roles: [...roles], gateway: service.gatewayUrl, store: service.storeUrl, redis: service.redisUrl, database: config.CLICKHOUSE_DATABASE },
+      `[service] started roles=${[...roles].join(',')}${service.gatewayUrl ? ` gateway=${service.gatewayUrl}` : ''}`,
+    );
+    return service;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
