@@ -27,6 +27,8 @@ export const zEnv = z.object({
     .optional(),
   /** Unset: embedded chdb under DATA_DIR/clickhouse. */
   CLICKHOUSE_URL: z.string().url().optional(),
+  /** Embedded chdb data path. @defaultValue DATA_DIR/clickhouse */
+  CLICKHOUSE_DATA_PATH: z.string().min(1).optional(),
   /** @defaultValue visitor */
   CLICKHOUSE_DATABASE: z
     .string()
@@ -46,6 +48,8 @@ export const zEnv = z.object({
     .default('gateway,worker,store')
     .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
     .pipe(z.array(zRole).min(1)),
+  /** Namespace of every Redis key (BullMQ queues included). @defaultValue v */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('v'),
   /** @defaultValue info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body in bytes. @defaultValue 65536 */
@@ -81,6 +85,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** The `visitor` CLI's environment: where the service is and which admin key to use. */
+export const zCliEnv = z.object({
+  /** @defaultValue http://127.0.0.1:8080 */
+  VISITOR_URL: z.string().url().default('http://127.0.0.1:8080'),
+  VISITOR_KEY: z.string().min(1).optional(),
+  /** File holding the admin key (e.g. DATA_DIR/credentials/demo/admin-key). */
+  VISITOR_KEY_FILE: z.string().min(1).optional(),
+});
+
+export type CliConfig = Readonly<z.infer<typeof zCliEnv>>;
+
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
+  const parsed = zCliEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   }
   return Object.freeze(parsed.data);
 }

@@ -24,8 +24,6 @@ import { StreamFlusher } from '../workers/flush/stream.flusher.js';
 export interface ServiceOptions {
   /** Where logs go (tests pass a file or a stream to read the JSON lines back). */
   logDestination?: DestinationStream;
-  /** Redis key prefix (tests use a random one so they never see each other's keys). */
-  redisPrefix?: string;
 }
 
 export interface Service {
@@ -90,15 +88,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       redisUrl = local.url;
       closers.push(() => local!.stop());
     }
-    const keys = new RedisKeys(opts.redisPrefix);
+    const keys = new RedisKeys(config.REDIS_PREFIX);
     const redis = connectRedis({ url: redisUrl, clusterNodes, role: 'main' });
     closers.push(() => void redis.disconnect());
     await redisReady(redis);
 
+    const chdbPath = config.CLICKHOUSE_DATA_PATH ?? embeddedDataPath(config.DATA_DIR);
     const needsClickHouse = roles.has('worker') || roles.has('store') || roles.has('gateway');
     let clickhouse: ClickHouseClient | undefined;
     if (needsClickHouse) {
-      clickhouse = await createClickHouse({ url: config.CLICKHOUSE_URL, dataPath: embeddedDataPath(config.DATA_DIR), database: config.CLICKHOUSE_DATABASE });
+      clickhouse = await createClickHouse({ url: config.CLICKHOUSE_URL, dataPath: chdbPath, database: config.CLICKHOUSE_DATABASE });
       closers.push(() => clickhouse!.close());
       await migrate(clickhouse, log.child({ module: 'migrate' }), { cluster: config.CLICKHOUSE_CLUSTER });
     }
@@ -127,7 +126,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
     if (roles.has('store') && !config.CLICKHOUSE_URL) {
       const { createChdbConnection } = await import('chdb/connection');
-      const engine = createChdbConnection({ path: embeddedDataPath(config.DATA_DIR) });
+      const engine = createChdbConnection({ path: chdbPath });
       const store = await startStoreServer(engine as never, log.child({ module: 'store' }), '127.0.0.1', config.STORE_PORT);
       service.storeUrl = `http://127.0.0.1:${store.boundPort}`;
       closers.push(() => new Promise<void>((r) => store.close(() => r())));
@@ -162,6 +161,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         log: log.child({ module: 'gateway' }),
         redis: gwRedis,
         keys,
+        ch: clickhouse!,
         rows: new RowStream(gwRedis, keys, config.STREAM_CAP),
         ipHasher,
         metrics,

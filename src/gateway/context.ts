@@ -1,4 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Account, AccountRegistry } from '../accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -38,6 +39,8 @@ export interface GatewayContext {
   log: Logger;
   redis: RedisClient;
   keys: RedisKeys;
+  /** Queries for the admin API (a ClickHouse server, the store role, or embedded chdb). */
+  ch: ClickHouseClient;
   rows: RowStream;
   ipHasher: IpHasher;
   metrics: Metrics;
