@@ -16,6 +16,11 @@ export interface FlusherOptions {
   reclaimIdleMs: number;
   /** Unique per process: pending entries are owned by it. */
   consumer: string;
+  /**
+   * Called after a batch is in ClickHouse and before it is acknowledged. The fault tests use it
+   * to SIGKILL a real worker at exactly that point; nothing else should.
+   */
+  afterInsert?: (entries: readonly StreamEntry[]) => void;
 }
 
 /** A row about to be inserted; filters may drop it (erasure) before it reaches ClickHouse. */
@@ -230,6 +235,7 @@ export class StreamFlusher {
         }
       }
     }
+    this.opts.afterInsert?.(batch);
     await this.#ack(batch);
     const ms = Math.round(performance.now() - started);
     this.metrics.inc('visitor_flush_batches_total');

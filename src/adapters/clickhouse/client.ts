@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { EmbeddedInserter } from './chdb-insert.js';
 
 type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
@@ -87,7 +87,7 @@ async function createEmbeddedClient(dataPath: string, database: string): Promise
 }
 
 async function createServerClient(url: string, database: string): Promise<ClickHouseClient> {
-  const admin = createClient({ url, request_timeout: 30_000 });
+  const admin = createClient({ url, request_timeout: 30_000, log: { level: ClickHouseLogLevel.OFF } });
   try {
     await admin.command({ query: `CREATE DATABASE IF NOT EXISTS \`${database}\`` });
   } finally {
@@ -96,6 +96,9 @@ async function createServerClient(url: string, database: string): Promise<ClickH
   return createClient({
     url,
     database,
+    // Failures surface as rejected promises that callers log through pino; the client's own
+    // console logger would only repeat them outside the JSON log.
+    log: { level: ClickHouseLogLevel.OFF },
     request_timeout: 60_000,
     clickhouse_settings: { date_time_input_format: 'best_effort' },
   });
