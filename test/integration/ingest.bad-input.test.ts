@@ -41,7 +41,7 @@ describe('bad input gets its status and a [v-event-error] line, and the process 
       const res = await fetch(`${t.url}/v/event`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA, ...(c.headers ?? {}) },
-        body: c.body,
+        body: typeof c.body === "string" ? c.body : new Blob([c.body as Uint8Array<ArrayBuffer>]),
       });
       expect(res.status, c.name).toBe(c.status);
       const json = (await res.json()) as { error: string; code: string };

@@ -213,6 +213,6 @@ export async function postEvent(
   return fetch(`${url}/v/event`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA, ...headers },
-    body: typeof body === 'string' || body instanceof Uint8Array ? (body as string) : JSON.stringify(body),
+    body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
