@@ -43,6 +43,9 @@ describe('embedded insert rewriting', () => {
       ],
       present,
     );
-    expect(sql).toBe("INSERT INTO `m` (`version`, `name`) SELECT `version`, `name` FROM format(JSONEachRow, 'version UInt32, name String', {__rows:String})");
+    expect(sql).toEqual({
+      sql: 'INSERT INTO `m` (`version`, `name`) SELECT `version`, `name` FROM file({__file:String}, JSONEachRow, {__structure:String})',
+      structure: '`version` UInt32, `name` String',
+    });
   });
 });

@@ -4,9 +4,15 @@
  * clickhouse-local (inside chdb) treats an INSERT that carries its rows after `FORMAT x` as
  * "inline data" and, once this process has started a child (our redis-server), also sees
  * external stdin data, failing with "Processing async inserts with both inlined and external
- * data". The rows are therefore passed as a query parameter and read with the `format()`
- * table function, with the table's own column types, which never touches stdin.
+ * data". The rows are therefore written to a private temporary file and read with the `file()`
+ * table function, with the table's own column types, which never touches stdin. (A query
+ * parameter holding the rows works too but is ~5× slower on 50 MB batches.)
  */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 const INSERT_RE = /^\s*INSERT\s+INTO\s+([A-Za-z_][\w.`"]*)\s*(\(([^)]*)\))?\s*FORMAT\s+(\w+)\s*$/i;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -56,23 +62,23 @@ export function payloadColumns(p: ParsedInsert, body: string): string[] | undefi
   }
 }
 
-function quoteString(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
 /**
- * `INSERT INTO t (cols) SELECT cols FROM format(FMT, 'structure', {__rows:String})`: only the
- * columns present are listed, so omitted ones get the table's DEFAULT expressions. The table
- * and column names come from the validated INSERT statement, the types from system.columns.
+ * `INSERT INTO t (cols) SELECT cols FROM file({__file}, FMT, {__structure})`: only the columns
+ * present are listed, so omitted ones get the table's DEFAULT expressions. The table and column
+ * names come from the validated INSERT statement, the types from system.columns; the file and
+ * the structure travel as query parameters.
  */
-export function formatInsertSql(p: ParsedInsert, cols: ColumnType[], present: string[] | undefined): string {
+export function formatInsertSql(p: ParsedInsert, cols: ColumnType[], present: string[] | undefined): { sql: string; structure: string } {
   const wanted = present ? cols.filter((c) => present.includes(c.name)) : cols;
   if (!wanted.length) throw new Error(`no insertable columns for ${p.table}`);
   const names = wanted.map((c) => `\`${c.name}\``).join(', ');
-  const structure = wanted.map((c) => `${c.name} ${c.type}`).join(', ');
+  const structure = wanted.map((c) => `\`${c.name}\` ${c.type}`).join(', ');
   const target = p.database ? `\`${p.database}\`.\`${p.table}\`` : `\`${p.table}\``;
-  return `INSERT INTO ${target} (${names}) SELECT ${names} FROM format(${p.format}, ${quoteString(structure)}, {__rows:String})`;
+  return { sql: `INSERT INTO ${target} (${names}) SELECT ${names} FROM file({__file:String}, ${p.format}, {__structure:String})`, structure };
 }
+
+/** Batches are staged here, one file per insert, removed right after. */
+const STAGING_DIR = path.join(os.tmpdir(), `visitor-chdb-staging-${process.pid}`);
 
 /** The two calls the inserter needs from a chdb connection. */
 export interface SqlRunner {
@@ -118,7 +124,15 @@ export class EmbeddedInserter {
       this.#columns.delete(`${p.database ?? ''}.${p.table}`);
       cols = await this.#columnsOf(p);
     }
-    await this.sql.command(formatInsertSql(p, cols, present), { __rows: body });
+    const { sql, structure } = formatInsertSql(p, cols, present);
+    mkdirSync(STAGING_DIR, { recursive: true, mode: 0o700 });
+    const file = path.join(STAGING_DIR, `${randomUUID()}.${p.format.toLowerCase()}`);
+    await writeFile(file, body, { mode: 0o600 });
+    try {
+      await this.sql.command(sql, { __file: file, __structure: structure });
+    } finally {
+      await rm(file, { force: true });
+    }
     return true;
   }
 }
