@@ -70,6 +70,28 @@ export const zEnv = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** BullMQ worker concurrency per queue. @defaultValue 2 */
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Presence sweeper period: a timed-out visitor's `leave` is sent at most this late. @defaultValue 1000 */
+  PRESENCE_SWEEP_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  /** One concurrency sample per account per this period into `presence_samples`. @defaultValue 60000 */
+  PRESENCE_SAMPLE_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** Bytes buffered for one slow live WebSocket client before it is dropped. @defaultValue 1048576 */
+  LIVE_MAX_BACKPRESSURE: z.coerce.number().int().min(1024).max(67_108_864).default(1_048_576),
+  /** Visitors listed in a live feed's first snapshot. @defaultValue 1000 */
+  LIVE_SNAPSHOT_VISITORS: z.coerce.number().int().min(0).max(10_000).default(1000),
+  /** Tries per job (erasure, backfill), the first included; jobs are idempotent. @defaultValue 5 */
+  JOB_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  /** First retry delay of a failed job, doubled on each further retry. @defaultValue 2000 */
+  JOB_BACKOFF_MS: z.coerce.number().int().min(10).default(2000),
+  /** Job lock time: a job whose worker died is taken up again after about this long. @defaultValue 30000 */
+  JOB_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Largest `POST /api/backfill` body (the log text travels in it). @defaultValue 33554432 */
+  BACKFILL_MAX_BYTES: z.coerce.number().int().min(1024).max(268_435_456).default(32 * 1024 * 1024),
+  /**
+   * How long a gateway trusts its cached answer to "was this person erased?" when checking a
+   * visitor token (the check is on the ingest hot path). A token revoked by an erasure is
+   * rejected everywhere at most this long after it. @defaultValue 2000
+   */
+  TOKEN_REVOCATION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
 });
 
 export type Config = Readonly<z.infer<typeof zEnv>>;

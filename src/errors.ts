@@ -40,6 +40,7 @@ export class PayloadTooLargeError extends defineError('GW_ERR_TOO_LARGE', 413, '
 export class RateLimitedError extends defineError('GW_ERR_RATE_LIMITED', 429, 'rate-limited') {}
 export class StreamFullError extends defineError('GW_ERR_STREAM_FULL', 503, 'backpressure') {}
 export class StoreUnavailableError extends defineError('GW_ERR_STORE_UNAVAILABLE', 503, 'store-unavailable') {}
+export class PersonErasedError extends defineError('GW_ERR_PERSON_ERASED', 409, 'person-erased') {}
 export class InternalError extends defineError('GW_ERR_INTERNAL', 500, 'internal') {}
 
 /** Every registered class, for the uniqueness test and the README table. */
@@ -59,6 +60,7 @@ export const ERROR_CLASSES = [
   RateLimitedError,
   StreamFullError,
   StoreUnavailableError,
+  PersonErasedError,
   InternalError,
 ] as const;
 

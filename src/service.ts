@@ -13,13 +13,26 @@ import { RedisKeys } from './adapters/redis/keys.js';
 import { startLocalRedis, type LocalRedis } from './adapters/redis/launcher.js';
 import { RowStream } from './adapters/redis/row-stream.js';
 import { IpHasher } from './adapters/redis/ip-salt.js';
-import { noIdentity, noPresence, type GatewayContext, type RouteModule } from './gateway/context.js';
+import { type GatewayContext, type RouteModule } from './gateway/context.js';
 import { RateLimiter } from './gateway/rate-limit.js';
 import { startGateway, type GatewayServer } from './gateway/server.js';
 import { ingestRoutes } from './gateway/ingest.routes.js';
 import { healthRoutes } from './gateway/health.routes.js';
+import { webRoutes } from './gateway/web.routes.js';
 import { startStoreServer } from './store/store.server.js';
 import { StreamFlusher } from '../workers/flush/stream.flusher.js';
+import { PresenceStore, PresenceSubscriber } from './adapters/redis/presence.store.js';
+import { presenceRoutes } from './gateway/presence.routes.js';
+import { LiveHub, liveRoutes } from './gateway/live.ws.js';
+import { PresenceSweeper } from '../workers/presence/presence.sweeper.js';
+import { TokenSecretStore } from './adapters/secrets/token-secret.store.js';
+import { IdentityMergeReporter, IdentityService } from './identity/index.js';
+import { identityRoutes } from './gateway/identity.routes.js';
+import { bootJobWorkers } from '../workers/jobs/boot.js';
+import { JobQueues } from './adapters/queues/job-queues.js';
+import { createQueueConnection } from './adapters/queues/connection.js';
+import { jobsRoutes } from './gateway/jobs.routes.js';
+import { analyticsRoutes } from './gateway/analytics.routes.js';
 
 export interface ServiceOptions {
   /** Where logs go (tests pass a file or a stream to read the JSON lines back). */
@@ -38,6 +51,7 @@ export interface Service {
   gatewayUrl?: string;
   storeUrl?: string;
   flusher?: StreamFlusher;
+  sweeper?: PresenceSweeper;
   ctx?: GatewayContext;
   /** Where the demo account's admin key was written, when the demo account is in use. */
   demoAdminKeyFile?: string;
@@ -142,9 +156,27 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         reclaimIdleMs: config.RECLAIM_IDLE_MS,
         consumer: `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       });
+      // BullMQ jobs (erasure, backfill). The erasure filter is on before the first flush, so rows
+      // of an erased person that waited in the stream through a restart are still dropped.
+      const jobWorkers = bootJobWorkers({ config, log: log.child({ module: 'jobs' }), ch: clickhouse!, redis, keys, redisUrl, clusterNodes });
+      flusher.addFilter(jobWorkers.erased.filter);
+      // Identity: notes the edge rows this flusher inserts and logs each merge once they settle.
+      const mergeReporter = new IdentityMergeReporter(redis, clickhouse!, keys, log.child({ module: 'identity' }));
+      flusher.addFilter(mergeReporter.filter);
+      mergeReporter.start();
       flusher.start();
       service.flusher = flusher;
       closers.push(() => flusher.stop());
+      const sweeper = new PresenceSweeper(new PresenceStore(redis, keys), rows, () => accounts.ids(), log.child({ module: 'presence' }), metrics, {
+        intervalMs: config.PRESENCE_SWEEP_MS,
+        sampleMs: config.PRESENCE_SAMPLE_MS,
+        holder: `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      });
+      sweeper.start();
+      service.sweeper = sweeper;
+      closers.push(() => sweeper.stop());
+      closers.push(() => jobWorkers.stop());
+      closers.push(() => mergeReporter.stop());
     }
 
     if (roles.has('gateway')) {
@@ -155,6 +187,33 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       await ipHasher.ready();
       const rateLimiter = new RateLimiter(config.RATE_LIMIT_PER_IP);
       closers.push(() => rateLimiter.close());
+      const identity = new IdentityService({
+        redis: gwRedis,
+        keys,
+        secrets: new TokenSecretStore(config.DATA_DIR),
+        log: log.child({ module: 'identity' }),
+        revocationCacheMs: config.TOKEN_REVOCATION_CACHE_MS,
+      });
+      const jobConnection = createQueueConnection({ url: redisUrl, clusterNodes, name: 'jobs-producer' });
+      jobConnection.on('error', (err: Error) => log.warn({ err }, '[jobs] queue connection error'));
+      const jobQueues = new JobQueues({ connection: jobConnection, keys, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
+      closers.push(async () => {
+        await jobQueues.close();
+        jobConnection.disconnect();
+      });
+      // Presence writes go through the fail-fast connection like ingest; the diff subscription
+      // gets its own connection that waits out a Redis restart and re-subscribes.
+      const presenceStore = new PresenceStore(gwRedis, keys);
+      const liveHub = new LiveHub(
+        presenceStore,
+        new PresenceSubscriber(duplicateRedis(redis), keys, accounts.ids(), log.child({ module: 'live' })),
+        accounts.ids(),
+        log.child({ module: 'live' }),
+        metrics,
+        { maxBackpressure: config.LIVE_MAX_BACKPRESSURE, snapshotVisitors: config.LIVE_SNAPSHOT_VISITORS, snapshotPages: 50 },
+      );
+      closers.push(() => liveHub.close());
+      await liveHub.start();
       const ctx: GatewayContext = {
         config,
         accounts,
@@ -167,11 +226,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         metrics,
         rateLimiter,
         handlerOpts: { maxBodyBytes: config.MAX_BODY_BYTES, trustProxy: config.TRUST_PROXY },
-        identity: noIdentity,
-        presence: noPresence,
+        identity,
+        presence: presenceStore,
         readiness,
+        jobs: jobQueues,
       };
-      const modules: RouteModule[] = [healthRoutes, ingestRoutes];
+      const modules: RouteModule[] = [healthRoutes, ingestRoutes, presenceRoutes(presenceStore), liveRoutes(liveHub), identityRoutes(identity), webRoutes, jobsRoutes, analyticsRoutes];
       const gateway = await startGateway(ctx, modules, config.HOST, config.PORT);
       service.gateway = gateway;
       service.ctx = ctx;

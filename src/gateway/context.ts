@@ -8,6 +8,7 @@ import type { RedisClient } from '../adapters/redis/client.js';
 import type { RedisKeys } from '../adapters/redis/keys.js';
 import type { RowStream, StreamRow } from '../adapters/redis/row-stream.js';
 import type { IpHasher } from '../adapters/redis/ip-salt.js';
+import type { JobQueues } from '../adapters/queues/job-queues.js';
 import type { StoredEvent } from '../domain/stored-event.js';
 import type { HandlerOptions } from './http.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -50,6 +51,8 @@ export interface GatewayContext {
   presence: IngestPresence;
   /** Readiness checks contributed by each part; `/readyz` runs them all. */
   readiness: Map<string, () => Promise<string | undefined>>;
+  /** BullMQ producer (erasure, backfill) and job status; unset when no queue is wired. */
+  jobs?: JobQueues;
 }
 
 /** A capability's routes: registered on the app with the shared context. */

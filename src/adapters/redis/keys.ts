@@ -35,6 +35,21 @@ export class RedisKeys {
     return `${this.#acct(account)}:erased:persons`;
   }
 
+  /**
+   * A visitor's confirmed current person, `<edgeTsMs>:<personId>`: set by the worker once the
+   * identity edge is in ClickHouse (newest edge wins), read by gateways so a binding is written
+   * once. Erasure may delete it with the person's visitors.
+   */
+  identityBinding(account: string, visitor: string): string {
+    return `${this.#acct(account)}:idbind:${visitor}`;
+  }
+
+  /** Short-lived claim "an edge visitor → person is on its way" (no duplicate edges before the worker confirms). */
+  identityClaim(account: string, visitor: string, person: string): string {
+    // `|` is outside the id alphabet: no two (visitor, person) pairs share a key.
+    return `${this.#acct(account)}:idclaim:${visitor}|${person}`;
+  }
+
   /** Pub/sub channel of presence diffs for one account (all gateways subscribe). */
   presenceChannel(account: string): string {
     return `${this.#acct(account)}:presence:diffs`;
@@ -43,6 +58,16 @@ export class RedisKeys {
   /** Prefix for every per-account presence key; the presence store derives its keys from it. */
   presencePrefix(account: string): string {
     return `${this.#acct(account)}:presence`;
+  }
+
+  /** Sequence number of the account's last presence diff (written by the presence scripts). */
+  presenceSeq(account: string): string {
+    return `${this.presencePrefix(account)}:seq`;
+  }
+
+  /** Lease of the one active presence sweeper across worker processes. */
+  presenceSweeperLease(): string {
+    return `${this.prefix}:presence:sweeper-lease`;
   }
 
   /** BullMQ prefix: queues get their own hash tag inside it. */

@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { isbot } from 'isbot';
+import { z } from 'zod';
+import { GatewayError, InvalidJsonError, NotFoundError, StoreUnavailableError, UnknownAccountError, ValidationError } from '../errors.js';
+import type { Account } from '../accounts.js';
+import { TABLES } from '../adapters/clickhouse/tables.js';
+import type { StreamRow } from '../adapters/redis/row-stream.js';
+import { normalizeEvent } from '../domain/event.normalize.js';
+import type { BeaconEvent } from '../domain/event.schema.js';
+import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, TOKEN_COOKIE, tokenCookie, zPersonId } from '../domain/visitor-token.js';
+import type { IdentityService } from '../identity/identity.service.js';
+import { kv } from '../logger.js';
+import { requireAdmin } from './admin-auth.js';
+import type { GatewayContext, RouteModule } from './context.js';
+import { handle, parseCookies, type RequestInfo } from './http.js';
+import { eventLogLine, logRejection } from './ingest.routes.js';
+
+/** A listing slug: URL-safe characters only, never a dot segment (it is pasted into a URL path). */
+export const SLUG_RE = /^[A-Za-z0-9._~-]{1,256}$/;
+const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The snippet's first-party visitor cookie (fallback when localStorage is unavailable). */
+export const VISITOR_COOKIE = 'mxy_a';
+/** Label of every click recorded by the click route (CTR = events with rec_id != ''). */
+export const RECOMMENDATION_LABEL = 'recommendation';
+
+export const zMintTokenBody = z.object({
+  personId: zPersonId,
+  /** Lifetime in ms. @defaultValue 30 days; at most 365 days. */
+  ttlMs: z.number().int().min(1000).max(MAX_TOKEN_TTL_MS, `ttlMs must be at most ${MAX_TOKEN_TTL_MS} (365 days)`).optional(),
+});
+
+export const zIdentifyBody = z.object({
+  visitorId: z.string().regex(ID_RE, 'visitorId must be 1-128 of [A-Za-z0-9._:-]'),
+  personId: zPersonId,
+  /** How sure the operator is (their login: 1). @defaultValue 1 */
+  confidence: z.number().min(0).max(1).default(1),
+});
+
+/** The redirect target: only ever the account's template with the encoded slug in it (no open redirect). */
+export function listingLocation(account: Account, slug: string): string | undefined {
+  if (!account.listingUrl || !SLUG_RE.test(slug) || slug === '.' || slug === '..') return undefined;
+  const enc = encodeURIComponent(slug);
+  return account.listingUrl.replaceAll('{slug}', () => enc);
+}
+
+async function jsonBody<T>(req: RequestInfo, schema: z.ZodType<T>): Promise<T> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse((await req.body()).toString('utf8') || '{}');
+  } catch {
+    throw new InvalidJsonError('body is not valid JSON');
+  }
+  const r = schema.safeParse(parsed);
+  if (!r.success) throw new ValidationError(r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+function idOrEmpty(v: string | null | undefined): string {
+  return v && ID_RE.test(v) ? v : '';
+}
+
+/**
+ * Identity routes: the recommendation click (verify the token, set `mxy_v`, record the click,
+ * redirect), token minting and operator identify.
+ */
+export function identityRoutes(identity: IdentityService): RouteModule {
+  return (app, ctx) => {
+    const opts = { ...ctx.handlerOpts, onError: (err: GatewayError, req: RequestInfo, cause: unknown) => logRejection(ctx, err, req, cause) };
+
+    app.get(
+      '/listings/:slug/click',
+      handle(
+        opts,
+        async (req, reply) => {
+          const now = Date.now();
+          const account = ctx.accounts.get(req.query.get('account') ?? '');
+          if (!account) throw new UnknownAccountError(`unknown account ${req.query.get('account') ?? '(none)'}`);
+          if (!account.listingUrl) throw new NotFoundError(`account ${account.id} has no listingUrl`);
+          let slug: string;
+          try {
+            slug = decodeURIComponent(req.params[0] ?? '');
+          } catch {
+            throw new ValidationError('listing slug is not valid URL encoding');
+          }
+          const location = listingLocation(account, slug);
+          if (!location) throw new ValidationError('listing slug must be 1-256 of [A-Za-z0-9._~-]');
+
+          const headers: Record<string, string> = { location, 'cache-control': 'no-store' };
+          const cookies = parseCookies(req.headers.cookie);
+          const token = req.query.get('v');
+          let person: string | undefined;
+          if (token) {
+            const res = await identity.check(account, token, now);
+            if (res.ok) {
+              person = res.personId;
+              headers['set-cookie'] = tokenCookie(token);
+              ctx.log.info({ account: account.id, person }, `[token-bind] accept ${kv({ account: account.id, person, via: 'click' })}`);
+            } else identity.logReject(account.id, res.reason, 'click', token, now);
+          }
+          person ??= await identity.personFromCookie(account, cookies.get(TOKEN_COOKIE), now);
+
+          // The browser always gets its redirect; the click is recorded for humans under the rate limit.
+          try {
+            const ua = req.headers['user-agent'] ?? '';
+            if (!ua || isbot(ua)) ctx.metrics.inc('visitor_bot_requests_total', { account: account.id });
+            else if (ctx.rateLimiter.take(req.ip) === 0) await recordClick(ctx, identity, account, req, slug, location, person, now);
+          } catch (err) {
+            ctx.log.error({ err, account: account.id }, `[v-event-error] ${kv({ reason: 'click-not-recorded', account: account.id })}`);
+          }
+          reply.send({ status: 302, headers });
+        },
+        1,
+      ),
+    );
+
+    app.post(
+      '/api/tokens',
+      handle(opts, async (req, reply) => {
+        const account = requireAdmin(ctx, req);
+        const body = await jsonBody(req, zMintTokenBody);
+        const minted = await identity.mint(account, body.personId, body.ttlMs ?? DEFAULT_TOKEN_TTL_MS, Date.now());
+        ctx.log.info({ account: account.id, person: body.personId, expiryMs: minted.expiryMs }, `[token-mint] ${kv({ account: account.id, person: body.personId, expiry: new Date(minted.expiryMs).toISOString() })}`);
+        reply.json(200, { token: minted.token, expiryMs: minted.expiryMs, personId: body.personId });
+      }),
+    );
+
+    app.post(
+      '/api/identify',
+      handle(opts, async (req, reply) => {
+        const account = requireAdmin(ctx, req);
+        const body = await jsonBody(req, zIdentifyBody);
+        const now = Date.now();
+        try {
+          await ctx.rows.append(account.id, [identity.identifyRow(account.id, body.visitorId, body.personId, body.confidence, now)]);
+        } catch (err) {
+          if (err instanceof GatewayError) throw err;
+          ctx.log.error({ err }, 'stream append failed');
+          throw Object.assign(new StoreUnavailableError('event store unavailable, retry later'), { retryAfter: 1 });
+        }
+        ctx.log.info(
+          { account: account.id, visitor: body.visitorId, person: body.personId },
+          `[identify] ${kv({ account: account.id, visitor: body.visitorId, person: body.personId, confidence: body.confidence })}`,
+        );
+        reply.json(202, { visitorId: body.visitorId, personId: body.personId, source: 'identify', confidence: body.confidence, ts: now });
+      }),
+    );
+  };
+}
+
+/** The click as an `events` row (type click, label recommendation, listing and rec id set), plus the edge of a first binding. */
+async function recordClick(
+  ctx: GatewayContext,
+  identity: IdentityService,
+  account: Account,
+  req: RequestInfo,
+  slug: string,
+  location: string,
+  person: string | undefined,
+  now: number,
+): Promise<void> {
+  const cookies = parseCookies(req.headers.cookie);
+  // Not validated by zBeaconEvent: the visitor is unknown when the browser has no `mxy_a` cookie.
+  const event: BeaconEvent = {
+    account: account.id,
+    type: 'click',
+    sessionId: idOrEmpty(req.query.get('session') ?? req.query.get('s')),
+    visitorId: idOrEmpty(cookies.get(VISITOR_COOKIE)),
+    path: `/listings/${slug}/click`,
+    eventId: randomUUID(),
+    url: location,
+    referrer: (req.headers.referer ?? '').slice(0, 4096) || undefined,
+    label: RECOMMENDATION_LABEL,
+    listing: slug,
+    rec: idOrEmpty(req.query.get('rec')) || undefined,
+  };
+  const stored = normalizeEvent(event, account.id, {
+    receivedAt: now,
+    userAgent: req.headers['user-agent'] ?? '',
+    ipHash: ctx.ipHasher.hashSync(req.ip, now) ?? (await ctx.ipHasher.hash(req.ip, now)),
+    countryHeader: ctx.config.TRUST_PROXY ? (req.headers['cf-ipcountry'] ?? req.headers['x-country-code']) : undefined,
+    personId: person,
+  });
+  const rows: StreamRow[] = [{ table: TABLES.events, row: stored }, ...(await identity.rowsFor(account, [stored]))];
+  await ctx.rows.append(account.id, rows);
+  ctx.metrics.inc('visitor_events_accepted_total', { account: account.id });
+  ctx.log.info({ account: account.id, type: 'click', eventId: stored.event_id }, eventLogLine(stored));
+}
