@@ -1,0 +1,153 @@
+import type { Account } from '../../accounts.js';
+import type { Logger } from '../../logger.js';
+import type { StoredEvent } from '../../domain/stored-event.js';
+import { pageSegmentOf, toPresenceEvent } from '../../domain/presence.rules.js';
+import { parseDiff, type PresenceDiff, type RawSnapshot } from '../../domain/presence.messages.js';
+import { redisReady, type RedisClient } from './client.js';
+import type { RedisKeys } from './keys.js';
+import { callScript } from './scripts.js';
+
+/**
+ * How long a visitor's hashes outlive their presence TTL. The sweeper removes them within a
+ * sweep of the timeout; the expiry only guards against leaking them if no sweeper ever runs.
+ */
+export const PRESENCE_LINGER_MS = 3_600_000;
+
+/** Tabs ended per sweep call: bounds how long one script blocks Redis. */
+export const SWEEP_BATCH = 500;
+
+export interface SnapshotOptions {
+  /** One page, or null/undefined for the whole site. */
+  page?: string | null;
+  /** At most this many visitors (most recently active first). */
+  visitors: number;
+  /** At most this many pages (most visitors first). */
+  pages: number;
+  /** The account's page segments (for the cross-segment count of a page). */
+  pageSegments?: Readonly<Record<string, string>>;
+}
+
+export interface PresenceSample {
+  online: number;
+  authenticated: number;
+  /** Highest online count since the previous sample. */
+  peak: number;
+  crossSegment: number;
+}
+
+/**
+ * Live presence in Redis (per account: sorted sets scored by time, TTL-keyed hashes per
+ * visitor; layout in redis/includes/presence-core.lua). Every change runs in one Lua script
+ * and publishes its diffs from inside it, so counts, joins and leaves are exact and ordered
+ * whatever the number of gateways. Also the gateway's {@link IngestPresence}.
+ */
+export class PresenceStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Heartbeats and any activity refresh presence; `leave` ends a tab after the account's grace. */
+  async apply(account: Account, events: readonly StoredEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const p = account.presence;
+    const args: (string | number)[] = [this.keys.presenceChannel(account.id), p.ttlMs, p.graceMs, PRESENCE_LINGER_MS];
+    for (const e of events) args.push(JSON.stringify(toPresenceEvent(e, account.pageSegments)));
+    await callScript(this.redis, 'presenceApply', [this.keys.presencePrefix(account.id)], args);
+  }
+
+  /** A consistent snapshot with the sequence number of the last diff it includes. */
+  async snapshot(account: string, opts: SnapshotOptions): Promise<RawSnapshot> {
+    const page = opts.page ?? '';
+    const pageSeg = page && opts.pageSegments ? pageSegmentOf(page, opts.pageSegments) : '';
+    const res = await callScript(this.redis, 'presenceSnapshot', [this.keys.presencePrefix(account)], [page, opts.visitors, opts.pages, pageSeg]);
+    return JSON.parse(String(res)) as RawSnapshot;
+  }
+
+  /** End every tab past its deadline; returns tabs ended and visitors who left. */
+  async sweep(account: string): Promise<{ tabs: number; leaves: number }> {
+    let tabs = 0;
+    let leaves = 0;
+    for (;;) {
+      const [looked, left] = (await callScript(this.redis, 'presenceSweep', [this.keys.presencePrefix(account)], [
+        this.keys.presenceChannel(account),
+        SWEEP_BATCH,
+      ])) as [number, number];
+      tabs += looked;
+      leaves += left;
+      if (looked < SWEEP_BATCH) return { tabs, leaves };
+    }
+  }
+
+  /**
+   * Remove these visitors' presence now (erasure), emitting one `leave` (reason `forget`) each
+   * that was online. Returns how many were removed.
+   */
+  async forget(account: string, visitorIds: string[]): Promise<number> {
+    let removed = 0;
+    for (let i = 0; i < visitorIds.length; i += 500) {
+      const chunk = visitorIds.slice(i, i + 500);
+      removed += Number(await callScript(this.redis, 'presenceForget', [this.keys.presencePrefix(account)], [this.keys.presenceChannel(account), ...chunk]));
+    }
+    return removed;
+  }
+
+  /** Counts now and the peak since the previous sample (which this one resets). */
+  async sample(account: string): Promise<PresenceSample> {
+    const [online, authenticated, peak, crossSegment] = (await callScript(this.redis, 'presenceSample', [this.keys.presencePrefix(account)], [])) as number[];
+    return { online: online!, authenticated: authenticated!, peak: peak!, crossSegment: crossSegment! };
+  }
+
+  /** Sequence number of the account's last diff. */
+  async seq(account: string): Promise<number> {
+    return Number((await this.redis.get(this.keys.presenceSeq(account))) ?? 0);
+  }
+
+  /** Take or renew the sweeper lease; true while this holder has it. */
+  async takeLease(holder: string, ms: number): Promise<boolean> {
+    return Number(await callScript(this.redis, 'presenceLease', [this.keys.presenceSweeperLease()], [holder, ms, 'take'])) === 1;
+  }
+
+  async releaseLease(holder: string): Promise<void> {
+    await callScript(this.redis, 'presenceLease', [this.keys.presenceSweeperLease()], [holder, 0, 'release']);
+  }
+}
+
+export type DiffListener = (account: string, diff: PresenceDiff) => void;
+
+/**
+ * One gateway's subscription to the diffs of every account, on its own connection (a
+ * subscribed connection can run nothing else). ioredis re-subscribes after a reconnect;
+ * the listener sees the gap in `seq` and resynchronises its clients.
+ */
+export class PresenceSubscriber {
+  readonly #byChannel = new Map<string, string>();
+
+  constructor(
+    private readonly conn: RedisClient,
+    keys: RedisKeys,
+    accountIds: readonly string[],
+    private readonly log: Logger,
+  ) {
+    for (const a of accountIds) this.#byChannel.set(keys.presenceChannel(a), a);
+  }
+
+  async start(listener: DiffListener): Promise<void> {
+    this.conn.on('message', (channel: string, message: string) => {
+      const account = this.#byChannel.get(channel);
+      if (!account) return;
+      const diff = parseDiff(message);
+      if (!diff) {
+        this.log.warn({ channel }, '[presence-diff] dropping malformed diff');
+        return;
+      }
+      listener(account, diff);
+    });
+    await redisReady(this.conn);
+    if (this.#byChannel.size) await this.conn.subscribe(...this.#byChannel.keys());
+  }
+
+  close(): void {
+    this.conn.disconnect();
+  }
+}

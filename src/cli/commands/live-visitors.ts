@@ -1,0 +1,44 @@
+import type { LiveVisitorsResponse } from '../../domain/presence.messages.js';
+import { UsageError, flag, type CliCommand } from '../command.js';
+
+function ago(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} ago`;
+}
+
+export const liveVisitorsCommand: CliCommand = {
+  name: 'live-visitors',
+  summary: 'the visitors online now, most recently active first',
+  usage:
+    'usage: visitor live-visitors [--page /path] [--limit N] [--json]\n\n' +
+    'One row per visitor (tabs counted once): who, where, pages viewed, when they joined and were\n' +
+    'last active (GET /api/visitors/live; --limit default 100, at most 1000).',
+  async run(args, api) {
+    const page = flag(args, 'page');
+    if (page !== undefined && !page.startsWith('/')) throw new UsageError('--page must be a path starting with /');
+    const limitRaw = flag(args, 'limit');
+    const limit = limitRaw === undefined ? undefined : Number(limitRaw);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) throw new UsageError('--limit must be an integer from 1 to 1000');
+    const out = await api.get<LiveVisitorsResponse>('/api/visitors/live', { page, limit });
+    const now = out.ts;
+    return {
+      json: out,
+      table: {
+        columns: ['last active', 'who', 'path', 'title', 'pages', 'tabs', 'segment', 'joined'],
+        rows: out.visitors.map((v) => [
+          ago(v.lastActivity, now),
+          v.personId ? `person ${v.personId}` : `anon ${v.visitorId}`,
+          v.path,
+          v.title,
+          v.pagesViewed,
+          v.tabs,
+          v.segment ? `${v.segment}${v.crossSegment ? ` → ${v.pageSegment}` : ''}` : '',
+          ago(v.joinedAt, now),
+        ]),
+      },
+      notes: [`${out.online} online${out.page ? ` on ${out.page}` : ''} (${out.authenticated} authenticated, ${out.anonymous} anonymous)${out.truncated ? `; showing ${out.visitors.length}` : ''}`],
+    };
+  },
+};
