@@ -34,8 +34,15 @@ export function hostOf(url: string | undefined): string {
 }
 
 const SEARCH = /(^|\.)(google|bing|duckduckgo|yahoo|baidu|yandex|ecosia|qwant|startpage)\./;
-const SOCIAL = /(^|\.)(facebook|fb|instagram|twitter|x|t|linkedin|lnkd|reddit|pinterest|tiktok|youtube|whatsapp|threads)\.(com|co|in|net|me)$/;
-const EMAIL = /(^|\.)(mail\.google|outlook\.live|mail\.yahoo|webmail)\./;
+const SOCIAL = /(^|\.)((facebook|fb|instagram|twitter|x|t|linkedin|lnkd|reddit|pinterest|tiktok|youtube|whatsapp|threads)\.(com|co|in|net|me)|youtu\.be)$/;
+// Webmail hosts, and the Gmail Android app (`android-app://com.google.android.gm/`), which the
+// search rule would otherwise take for Google.
+const EMAIL = /(^|\.)(mail\.google|outlook\.live|outlook\.office(365)?|mail\.yahoo|mail\.proton|webmail)\.|^com\.google\.android\.gm$/;
+
+/** `www.` does not make a different site: `www.acme.example` and `acme.example` are one. */
+function siteHost(host: string): string {
+  return host.startsWith('www.') ? host.slice(4) : host;
+}
 
 export type Channel = 'direct' | 'internal' | 'search' | 'social' | 'email' | 'referral';
 
@@ -43,7 +50,9 @@ export type Channel = 'direct' | 'internal' | 'search' | 'social' | 'email' | 'r
 export function channelOf(referrerHost: string, pageHost: string, utmMedium?: string): Channel {
   if (utmMedium && /^e-?mail$/i.test(utmMedium)) return 'email';
   if (!referrerHost) return 'direct';
-  if (pageHost && (referrerHost === pageHost || referrerHost.endsWith(`.${pageHost}`))) return 'internal';
+  // Same site: equal up to `www.`, or a subdomain of the page's own (apex) host.
+  const site = siteHost(pageHost);
+  if (site && (siteHost(referrerHost) === site || (pageHost === site && referrerHost.endsWith(`.${site}`)))) return 'internal';
   if (EMAIL.test(referrerHost)) return 'email';
   if (SEARCH.test(referrerHost)) return 'search';
   if (SOCIAL.test(referrerHost)) return 'social';

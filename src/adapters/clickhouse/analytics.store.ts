@@ -1,0 +1,401 @@
+/**
+ * The operator's analytics tools over ClickHouse: each method runs one or two named queries
+ * from `clickhouse/queries/` (query parameters only) and shapes the rows for the admin API.
+ * Every query is scoped by the account id of the caller's admin key.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ENGAGEMENT_FORMULA, engagementParams, engagementViewParams, type EngagementParams } from '../../domain/engagement.js';
+import { summariseSession, type SessionSummary, type TimelineEvent } from '../../domain/session-summary.js';
+import { chTime } from '../../domain/stored-event.js';
+import type { Account } from '../../accounts.js';
+import { runQuery } from './queries.js';
+
+/** Epoch ms → ISO 8601 UTC. */
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** A person (all their visitors) or an unbound visitor: how person-level results are grouped. */
+export interface Who {
+  kind: 'person' | 'visitor';
+  /** The person id, or null for an unbound visitor. */
+  personId: string | null;
+  visitorIds: string[];
+}
+
+function who(kind: string, id: string, visitors: string[]): Who {
+  return kind === 'person' ? { kind: 'person', personId: id, visitorIds: visitors } : { kind: 'visitor', personId: null, visitorIds: visitors.length ? visitors : [id] };
+}
+
+// ---- recent-by-person ------------------------------------------------------------------
+
+interface PersonSessionRow {
+  sessionId: string;
+  visitorId: string;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  eventCount: number;
+  pageViews: number;
+  clickCount: number;
+  maxDepth: number;
+  dwellMs: number;
+  entryPath: string;
+  exitPath: string;
+  referrerUrl: string;
+  referrerHost: string;
+  entryChannel: string;
+  deviceClass: string;
+  browser: string;
+  countryCode: string;
+}
+
+export interface SessionOverview {
+  sessionId: string;
+  visitorId: string;
+  firstSeen: string;
+  lastSeen: string;
+  durationMs: number;
+  events: number;
+  pageViews: number;
+  clicks: number;
+  maxDepth: number;
+  dwellMs: number;
+  entryPath: string;
+  exitPath: string;
+  referrer: string;
+  referrerHost: string;
+  channel: string;
+  device: string;
+  browser: string;
+  country: string;
+}
+
+export interface PersonSessions {
+  personId: string;
+  /** Visitors (devices) seen in these sessions. */
+  visitorIds: string[];
+  sessions: SessionOverview[];
+}
+
+// ---- recent-by-page --------------------------------------------------------------------
+
+interface PageRow {
+  path: string;
+  pageTitle: string;
+  listingSlug: string;
+}
+
+interface PageVisitorRow {
+  kind: string;
+  who: string;
+  visitors: string[];
+  firstSeenMs: number;
+  lastSeenMs: number;
+  views: number;
+  maxDepth: number;
+  dwellMs: number;
+  paths: string[];
+}
+
+export interface PageVisitor extends Who {
+  firstSeen: string;
+  lastSeen: string;
+  views: number;
+  maxDepth: number;
+  dwellMs: number;
+  paths: string[];
+}
+
+export interface PageVisitors {
+  path: string | null;
+  listing: string | null;
+  pages: { path: string; title: string; listing: string }[];
+  visitors: PageVisitor[];
+}
+
+// ---- engagement-score ------------------------------------------------------------------
+
+interface EngagementRow {
+  kind: string;
+  who: string;
+  visitors: string[];
+  lastSeenMs: number;
+  pageViews: number;
+  scrollMilestones: number;
+  dwellMs: number;
+  ageDays: number;
+  recency: number;
+  depth: number;
+  dwell: number;
+  score: number;
+}
+
+export interface EngagementEntry extends Who {
+  rank: number;
+  score: number;
+  recency: number;
+  depth: number;
+  dwell: number;
+  ageDays: number;
+  lastSeen: string;
+  lastSeenMs: number;
+  pageViews: number;
+  scrollMilestones: number;
+  dwellMs: number;
+  sessions: number;
+}
+
+export interface EngagementQueue {
+  asOf: string;
+  asOfMs: number;
+  params: EngagementParams;
+  formula: string;
+  queue: EngagementEntry[];
+}
+
+// ---- recommendation-ctr ----------------------------------------------------------------
+
+interface CtrRow {
+  listingSlug: string;
+  impressions: number;
+  clicks: number;
+  ctr: number | null;
+}
+
+export interface CtrLine {
+  listing: string;
+  impressions: number;
+  clicks: number;
+  /** clicks / impressions, null without impressions. */
+  ctr: number | null;
+}
+
+export interface CtrReport {
+  from: string;
+  to: string;
+  overall: { impressions: number; clicks: number; ctr: number | null };
+  listings: CtrLine[];
+}
+
+// ---- session-detail --------------------------------------------------------------------
+
+export interface TimelineEntry {
+  ts: string;
+  tsMs: number;
+  type: string;
+  path: string;
+  title: string;
+  label: string;
+  depth: number;
+  dwellMs: number;
+  listing: string;
+  recId: string;
+  url: string;
+  referrer: string;
+  props: Record<string, unknown> | null;
+  eventId: string;
+}
+
+export interface SessionDetail {
+  sessionId: string;
+  visitorId: string;
+  /** Current person of the visitor (identity edge), else the person of a signed cookie, else null. */
+  personId: string | null;
+  summary: Omit<SessionSummary, 'firstSeenMs' | 'lastSeenMs'> & { firstSeen: string; lastSeen: string };
+  timeline: TimelineEntry[];
+  /** True when the session has more events than the limit asked for. */
+  truncated: boolean;
+}
+
+// ---- briefing --------------------------------------------------------------------------
+
+interface BriefingRow {
+  kind: string;
+  who: string;
+  visitors: string[];
+  sessionCount: number;
+  eventCount: number;
+  pageViews: number;
+  dwellMs: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  pageCount: number;
+  /** (path, title, listing, views, lastSeenMs) */
+  pages: [string, string, string, number, number][];
+}
+
+export interface BriefingEntry extends Who {
+  firstSeen: string;
+  lastSeen: string;
+  sessions: number;
+  events: number;
+  pageViews: number;
+  dwellMs: number;
+  /** Distinct pages in the window; `pages` lists the newest of them. */
+  pageCount: number;
+  pages: { path: string; title: string; listing: string; views: number; lastSeen: string }[];
+}
+
+export interface Briefing {
+  since: string;
+  until: string;
+  people: BriefingEntry[];
+}
+
+function parseProps(text: string): Record<string, unknown> | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+export class AnalyticsStore {
+  constructor(private readonly ch: ClickHouseClient) {}
+
+  async recentByPerson(account: string, personId: string, limit: number): Promise<PersonSessions> {
+    const rows = await runQuery<PersonSessionRow>(this.ch, 'recent-by-person', { account, person: personId, limit });
+    const sessions = rows.map((r) => ({
+      sessionId: r.sessionId,
+      visitorId: r.visitorId,
+      firstSeen: iso(r.firstSeenMs),
+      lastSeen: iso(r.lastSeenMs),
+      durationMs: r.lastSeenMs - r.firstSeenMs,
+      events: r.eventCount,
+      pageViews: r.pageViews,
+      clicks: r.clickCount,
+      maxDepth: r.maxDepth,
+      dwellMs: r.dwellMs,
+      entryPath: r.entryPath,
+      exitPath: r.exitPath,
+      referrer: r.referrerUrl,
+      referrerHost: r.referrerHost,
+      channel: r.entryChannel,
+      device: r.deviceClass,
+      browser: r.browser,
+      country: r.countryCode,
+    }));
+    return { personId, visitorIds: [...new Set(sessions.map((s) => s.visitorId))].sort(), sessions };
+  }
+
+  async recentByPage(account: string, target: { path?: string; listing?: string }, limit: number): Promise<PageVisitors> {
+    const pages = await runQuery<PageRow>(this.ch, 'pages-lookup', { account, path: target.path ?? '', listing: target.listing ?? '' });
+    // A path with no metadata yet (no page view seen) is still asked for: heartbeats may exist.
+    const paths = target.path ? [target.path] : pages.map((p) => p.path);
+    const rows = paths.length ? await runQuery<PageVisitorRow>(this.ch, 'recent-by-page', { account, paths, limit }) : [];
+    return {
+      path: target.path ?? null,
+      listing: target.listing ?? null,
+      pages: pages.map((p) => ({ path: p.path, title: p.pageTitle, listing: p.listingSlug })),
+      visitors: rows.map((r) => ({
+        ...who(r.kind, r.who, r.visitors),
+        firstSeen: iso(r.firstSeenMs),
+        lastSeen: iso(r.lastSeenMs),
+        views: r.views,
+        maxDepth: r.maxDepth,
+        dwellMs: r.dwellMs,
+        paths: r.paths,
+      })),
+    };
+  }
+
+  async engagement(account: Account, limit: number, include: 'all' | 'persons', asOfMs: number): Promise<EngagementQueue> {
+    const params = engagementParams(account);
+    const rows = await runQuery<EngagementRow>(this.ch, 'engagement-score', {
+      account: account.id,
+      include,
+      limit,
+      ...engagementViewParams(params, asOfMs),
+    });
+    const visitors = rows.flatMap((r) => r.visitors);
+    const counts = visitors.length ? await runQuery<{ visitorId: string; sessionCount: number }>(this.ch, 'visitor-sessions', { account: account.id, visitors }) : [];
+    const sessionsOf = new Map(counts.map((c) => [c.visitorId, c.sessionCount]));
+    return {
+      asOf: iso(asOfMs),
+      asOfMs,
+      params,
+      formula: ENGAGEMENT_FORMULA,
+      queue: rows.map((r, i) => ({
+        rank: i + 1,
+        ...who(r.kind, r.who, r.visitors),
+        score: r.score,
+        recency: r.recency,
+        depth: r.depth,
+        dwell: r.dwell,
+        ageDays: r.ageDays,
+        lastSeen: iso(r.lastSeenMs),
+        lastSeenMs: r.lastSeenMs,
+        pageViews: r.pageViews,
+        scrollMilestones: r.scrollMilestones,
+        dwellMs: r.dwellMs,
+        sessions: r.visitors.reduce((n, v) => n + (sessionsOf.get(v) ?? 0), 0),
+      })),
+    };
+  }
+
+  async ctr(account: string, fromMs: number, toMs: number): Promise<CtrReport> {
+    const rows = await runQuery<CtrRow>(this.ch, 'recommendation-ctr', { account, from: chTime(fromMs), to: chTime(toMs) });
+    const impressions = rows.reduce((s, r) => s + r.impressions, 0);
+    const clicks = rows.reduce((s, r) => s + r.clicks, 0);
+    return {
+      from: iso(fromMs),
+      to: iso(toMs),
+      overall: { impressions, clicks, ctr: impressions ? clicks / impressions : null },
+      listings: rows.map((r) => ({ listing: r.listingSlug, impressions: r.impressions, clicks: r.clicks, ctr: r.ctr })),
+    };
+  }
+
+  async sessionDetail(account: string, sessionId: string, limit: number): Promise<SessionDetail | undefined> {
+    // One more than asked, to tell a complete timeline from a truncated one.
+    const rows = await runQuery<TimelineEvent>(this.ch, 'session-detail', { account, session: sessionId, limit: limit + 1 });
+    if (!rows.length) return undefined;
+    const truncated = rows.length > limit;
+    const timeline = truncated ? rows.slice(0, limit) : rows;
+    // Events without a visitor id (a click link opened by an unknown browser) name no one.
+    const visitorId = timeline.find((e) => e.visitorId)?.visitorId ?? '';
+    const bound = visitorId ? await runQuery<{ visitorId: string; personId: string }>(this.ch, 'visitor-persons', { account, visitors: [visitorId] }) : [];
+    const cookie = timeline.map((e) => e.cookiePersonId).find(Boolean);
+    const { firstSeenMs, lastSeenMs, ...rest } = summariseSession(timeline);
+    return {
+      sessionId,
+      visitorId,
+      personId: bound[0]?.personId || cookie || null,
+      summary: { firstSeen: iso(firstSeenMs), lastSeen: iso(lastSeenMs), ...rest },
+      timeline: timeline.map((e) => ({
+        ts: iso(e.tsMs),
+        tsMs: e.tsMs,
+        type: e.type,
+        path: e.path,
+        title: e.title,
+        label: e.label,
+        depth: e.depth,
+        dwellMs: e.dwellMs,
+        listing: e.listingSlug,
+        recId: e.recId,
+        url: e.url,
+        referrer: e.referrerUrl,
+        props: parseProps(e.props),
+        eventId: e.eventId,
+      })),
+      truncated,
+    };
+  }
+
+  async briefing(account: string, sinceMs: number, limit: number, pagesPerEntry: number, nowMs: number): Promise<Briefing> {
+    const rows = await runQuery<BriefingRow>(this.ch, 'briefing', { account, since: chTime(sinceMs), limit, pages: pagesPerEntry });
+    return {
+      since: iso(sinceMs),
+      until: iso(nowMs),
+      people: rows.map((r) => ({
+        ...who(r.kind, r.who, r.visitors),
+        firstSeen: iso(r.firstSeenMs),
+        lastSeen: iso(r.lastSeenMs),
+        sessions: r.sessionCount,
+        events: r.eventCount,
+        pageViews: r.pageViews,
+        dwellMs: r.dwellMs,
+        pageCount: r.pageCount,
+        pages: r.pages.map(([path, title, listing, views, last]) => ({ path, title, listing, views, lastSeen: iso(last) })),
+      })),
+    };
+  }
+}

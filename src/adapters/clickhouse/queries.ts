@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/** Read-only query SQL, one `.sql` file per query: SQL lives in `clickhouse/`, not in TypeScript. */
+export const QUERIES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../clickhouse/queries');
+
+/** Every query file, by name (`clickhouse/queries/<name>.sql`). */
+export const QUERY_NAMES = [
+  'recent-by-person',
+  'pages-lookup',
+  'recent-by-page',
+  'engagement-score',
+  'recommendation-ctr',
+  'session-detail',
+  'visitor-persons',
+  'visitor-sessions',
+  'briefing',
+] as const;
+
+export type QueryName = (typeof QUERY_NAMES)[number];
+
+const cache = new Map<QueryName, string>();
+
+/** The SQL of a named query (read once, then cached). Values go in as `{name:Type}` parameters only. */
+export function querySql(name: QueryName): string {
+  let sql = cache.get(name);
+  if (sql === undefined) {
+    sql = readFileSync(path.join(QUERIES_DIR, `${name}.sql`), 'utf8');
+    cache.set(name, sql);
+  }
+  return sql;
+}
+
+/**
+ * Run a named query with query parameters and return its rows. 64-bit integers come back as
+ * JSON numbers (every count here is far below 2^53).
+ */
+export async function runQuery<T>(ch: ClickHouseClient, name: QueryName, params: Record<string, unknown>): Promise<T[]> {
+  const rs = await ch.query({
+    query: querySql(name),
+    query_params: params,
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  });
+  return rs.json<T>();
+}

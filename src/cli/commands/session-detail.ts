@@ -1,0 +1,34 @@
+import type { SessionDetail } from '../../adapters/clickhouse/analytics.store.js';
+import { UsageError, type CliCommand } from '../command.js';
+import { duration, intFlag, shortTime } from '../analytics.format.js';
+
+export const sessionDetailCommand: CliCommand = {
+  name: 'session-detail',
+  summary: 'the full ordered timeline of one session',
+  usage: 'usage: visitor session-detail <sessionId> [--limit N] [--json]\n\nGET /api/sessions/:id.',
+  async run(args, api) {
+    const session = args.positional[0];
+    if (!session) throw new UsageError('a session id is required');
+    const out = await api.get<SessionDetail>(`/api/sessions/${encodeURIComponent(session)}`, { limit: intFlag(args, 'limit') });
+    const s = out.summary;
+    return {
+      json: out,
+      table: {
+        columns: ['time', 'type', 'path', 'detail'],
+        rows: out.timeline.map((e) => [
+          shortTime(e.ts),
+          e.type,
+          e.path,
+          [e.title && `"${e.title}"`, e.label && `label=${e.label}`, e.depth && `depth=${e.depth}`, e.dwellMs && `dwell=${duration(e.dwellMs)}`, e.listing && `listing=${e.listing}`, e.recId && `rec=${e.recId}`]
+            .filter(Boolean)
+            .join(' '),
+        ]),
+      },
+      notes: [
+        `session ${out.sessionId}: visitor ${out.visitorId}${out.personId ? `, person ${out.personId}` : ' (anonymous)'}, ${s.device} ${s.browser}`,
+        `${s.events} events, ${s.pageViews} page views over ${duration(s.durationMs)}, dwell ${duration(s.dwellMs)}, max depth ${s.maxDepth}%, ` +
+          `entry ${s.entryPath} from ${s.referrerHost || s.channel}, exit ${s.exitPath}${out.truncated ? ' (timeline truncated: raise --limit)' : ''}`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,243 @@
+import { TextDecoder } from 'node:util';
+import type { z } from 'zod';
+import {
+  ForbiddenError,
+  GatewayError,
+  InvalidEncodingError,
+  InvalidJsonError,
+  NotFoundError,
+  StoreUnavailableError,
+  TooManyEventsError,
+  ValidationError,
+} from '../errors.js';
+import { kv } from '../logger.js';
+import type { Account } from '../accounts.js';
+import { AnalyticsStore } from '../adapters/clickhouse/analytics.store.js';
+import { TABLES } from '../adapters/clickhouse/tables.js';
+import {
+  describeIssues,
+  MAX_RECOMMENDATIONS_PER_REQUEST,
+  zAnalyticsId,
+  zBriefingQuery,
+  zCtrQuery,
+  zEngagementQuery,
+  zPageVisitorsQuery,
+  zPersonSessionsQuery,
+  zRecommendationBody,
+  zRecommendationInput,
+  zSessionDetailQuery,
+} from '../domain/analytics.schema.js';
+import { recommendationRow, REC_FUTURE_MS, type RecommendationRow } from '../domain/recommendation.js';
+import { requireAdmin } from './admin-auth.js';
+import type { GatewayContext, RouteModule } from './context.js';
+import { handle, type HandlerOptions, type RequestInfo } from './http.js';
+import { ingest, validateBatch } from './ingest.routes.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function readJson(buf: Buffer): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(buf);
+  } catch {
+    throw new InvalidEncodingError('body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidJsonError('body is not valid JSON');
+  }
+}
+
+/** Parse with a zod schema or answer 400 naming every bad field. */
+function parse<S extends z.ZodType>(schema: S, input: unknown, prefix = ''): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new ValidationError(describeIssues(r.error.issues, prefix));
+  return r.data;
+}
+
+function queryObject(q: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of q) if (k !== 'key' && k !== 'account') out[k] = v;
+  return out;
+}
+
+/** Route parameters arrive percent-encoded. */
+function idParam(raw: string | undefined, what: string): string {
+  let text: string;
+  try {
+    text = decodeURIComponent(raw ?? '');
+  } catch {
+    throw new ValidationError(`${what} is not valid percent-encoding`);
+  }
+  const r = zAnalyticsId.safeParse(text);
+  if (!r.success) throw new ValidationError(`${what}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}
+
+/**
+ * Server-side events name no account, or the key's own: the account always comes from the key.
+ * Anything else is refused rather than silently re-labelled.
+ */
+function withKeyAccount(body: unknown, account: Account): unknown {
+  const fill = (e: unknown): unknown => {
+    if (!e || typeof e !== 'object' || Array.isArray(e)) return e;
+    const named = (e as { account?: unknown }).account;
+    if (named === undefined) return { ...(e as object), account: account.id };
+    if (named !== account.id && named !== account.ingestId) throw new ForbiddenError('events may only name the account of the admin key');
+    return { ...(e as object), account: account.id };
+  };
+  if (body && typeof body === 'object' && !Array.isArray(body) && Array.isArray((body as { events?: unknown }).events)) {
+    return { events: ((body as { events: unknown[] }).events).map(fill) };
+  }
+  return fill(body);
+}
+
+/**
+ * The operator's analytics tools (admin key; one key = one account, taken from the key):
+ * recent-by-person, recent-by-page, engagement-score, recommendation-ctr, session-detail,
+ * briefing, event-ingest and record-recommendation. Ids appear in these URLs, so log lines name
+ * the tool, never the path.
+ */
+export const analyticsRoutes: RouteModule = (app, ctx) => {
+  const store = new AnalyticsStore(ctx.ch);
+  const logError = (tool: string) => (err: GatewayError, _req: RequestInfo, cause: unknown) => {
+    const level = err.status >= 500 ? 'error' : 'warn';
+    ctx.log[level]({ code: err.code, status: err.status, detail: err.message, err: err.status >= 500 ? cause : undefined }, `[api-error] ${kv({ reason: err.reason, status: err.status, route: tool })}`);
+  };
+  const opts = (tool: string): HandlerOptions => ({ ...ctx.handlerOpts, onError: logError(tool) });
+
+  /** Run a tool's queries; a ClickHouse failure is a 503 the client may retry, not a 500. */
+  async function run<T>(tool: string, account: Account, fn: () => Promise<T>, count: (v: T) => number): Promise<T> {
+    const started = performance.now();
+    let out: T;
+    try {
+      out = await fn();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      ctx.log.error({ err, tool, account: account.id }, `[admin-api] ${kv({ tool, account: account.id, outcome: 'store-error' })}`);
+      const e = new StoreUnavailableError('analytics store unavailable, retry later');
+      e.retryAfter = 1;
+      throw e;
+    }
+    const ms = Math.round(performance.now() - started);
+    ctx.log.info({ tool, account: account.id, rows: count(out), ms }, `[admin-api] ${kv({ tool, account: account.id, rows: count(out), ms })}`);
+    return out;
+  }
+
+  app.get(
+    '/api/persons/:id/sessions',
+    handle(
+      opts('recent-by-person'),
+      async (req, reply) => {
+        const account = requireAdmin(ctx, req);
+        const person = idParam(req.params[0], 'person id');
+        const q = parse(zPersonSessionsQuery, queryObject(req.query));
+        const out = await run('recent-by-person', account, () => store.recentByPerson(account.id, person, q.limit), (r) => r.sessions.length);
+        reply.json(200, { account: account.id, ...out });
+      },
+      1,
+    ),
+  );
+
+  app.get(
+    '/api/pages/visitors',
+    handle(opts('recent-by-page'), async (req, reply) => {
+      const account = requireAdmin(ctx, req);
+      const q = parse(zPageVisitorsQuery, queryObject(req.query));
+      const out = await run('recent-by-page', account, () => store.recentByPage(account.id, q, q.limit), (r) => r.visitors.length);
+      reply.json(200, { account: account.id, ...out });
+    }),
+  );
+
+  app.get(
+    '/api/engagement',
+    handle(opts('engagement-score'), async (req, reply) => {
+      const account = requireAdmin(ctx, req);
+      const q = parse(zEngagementQuery, queryObject(req.query));
+      const out = await run('engagement-score', account, () => store.engagement(account, q.limit, q.include, Date.now()), (r) => r.queue.length);
+      reply.json(200, { account: account.id, include: q.include, ...out });
+    }),
+  );
+
+  app.get(
+    '/api/ctr',
+    handle(opts('recommendation-ctr'), async (req, reply) => {
+      const account = requireAdmin(ctx, req);
+      const q = parse(zCtrQuery, queryObject(req.query));
+      const out = await run('recommendation-ctr', account, () => store.ctr(account.id, q.from, q.to), (r) => r.listings.length);
+      reply.json(200, { account: account.id, ...out });
+    }),
+  );
+
+  app.get(
+    '/api/sessions/:id',
+    handle(
+      opts('session-detail'),
+      async (req, reply) => {
+        const account = requireAdmin(ctx, req);
+        const session = idParam(req.params[0], 'session id');
+        const q = parse(zSessionDetailQuery, queryObject(req.query));
+        const out = await run('session-detail', account, () => store.sessionDetail(account.id, session, q.limit), (r) => r?.timeline.length ?? 0);
+        if (!out) throw new NotFoundError(`no session ${session} in this account`);
+        reply.json(200, { account: account.id, ...out });
+      },
+      1,
+    ),
+  );
+
+  app.get(
+    '/api/briefing',
+    handle(opts('briefing'), async (req, reply) => {
+      const account = requireAdmin(ctx, req);
+      const q = parse(zBriefingQuery, queryObject(req.query));
+      const out = await run('briefing', account, () => store.briefing(account.id, q.since, q.limit, q.pages, Date.now()), (r) => r.people.length);
+      reply.json(200, { account: account.id, ...out });
+    }),
+  );
+
+  app.post(
+    '/api/events',
+    handle(opts('event-ingest'), async (req, reply) => {
+      const account = requireAdmin(ctx, req);
+      const body = withKeyAccount(readJson(await req.body()), account);
+      // Server-side ingest: no bot filter and no origin check (the admin key is the credential).
+      const { account: named, events } = validateBatch(body, ctx.accounts);
+      if (named.id !== account.id) throw new ForbiddenError('events may only name the account of the admin key');
+      const out = await ingest(ctx, account, events, req);
+      ctx.log.info({ tool: 'event-ingest', account: account.id, ...out }, `[admin-api] ${kv({ tool: 'event-ingest', account: account.id, accepted: out.accepted, duplicates: out.duplicates })}`);
+      reply.json(200, out);
+    }),
+  );
+
+  app.post(
+    '/api/recommendations',
+    handle(opts('record-recommendation'), async (req, reply) => {
+      const account = requireAdmin(ctx, req);
+      const list = parse(zRecommendationBody, readJson(await req.body()));
+      if (list.length > MAX_RECOMMENDATIONS_PER_REQUEST) {
+        throw new TooManyEventsError(`at most ${MAX_RECOMMENDATIONS_PER_REQUEST} recommendations per request, got ${list.length}`);
+      }
+      const now = Date.now();
+      const rows: RecommendationRow[] = list.map((item, i) => {
+        const r = parse(zRecommendationInput, item, list.length > 1 ? `recommendations.${i}.` : '');
+        if (r.ts !== undefined && r.ts > now + REC_FUTURE_MS) throw new ValidationError(`${list.length > 1 ? `recommendations.${i}.` : ''}ts is more than a day in the future`);
+        return recommendationRow(r, account.id, now);
+      });
+      try {
+        await ctx.rows.append(account.id, rows.map((row) => ({ table: TABLES.recommendations, row })));
+      } catch (err) {
+        if (err instanceof GatewayError) throw err;
+        ctx.log.error({ err }, 'stream append failed');
+        const e = new StoreUnavailableError('event store unavailable, retry later');
+        e.retryAfter = 1;
+        throw e;
+      }
+      ctx.log.info(
+        { tool: 'record-recommendation', account: account.id, rows: rows.length },
+        `[record-recommendation] ${kv({ account: account.id, rows: rows.length, listings: [...new Set(rows.map((r) => r.listing))].length })}`,
+      );
+      reply.json(202, { accepted: rows.length });
+    }),
+  );
+};
