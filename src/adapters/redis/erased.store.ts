@@ -1,0 +1,144 @@
+import type { RedisClient } from './client.js';
+import { FLUSH_GROUP, type RedisKeys } from './keys.js';
+
+/** Redis variadic commands are chunked so one call never carries an unbounded argument list. */
+const CHUNK = 1000;
+
+/** The part of a flusher row the erasure filter reads (structural: adapters do not import workers). */
+export interface FilterableRow {
+  row: Record<string, unknown>;
+}
+
+/**
+ * Erasure marks in Redis: the set of erased visitors and the hash person → erasedAtMs of each
+ * account. The hash is also the token revocation list (identity rejects tokens of a person in
+ * it), and the flusher drops every stream row of a marked visitor or person, so rows that were
+ * still waiting in the stream when the erasure ran never reach ClickHouse.
+ */
+export class ErasedStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Mark a person and their visitors as erased; the person's tokens are revoked from `atMs`. */
+  async mark(account: string, person: string, visitors: readonly string[], atMs: number): Promise<void> {
+    await this.redis.hset(this.keys.erasedPersons(account), person, String(atMs));
+    for (let i = 0; i < visitors.length; i += CHUNK) await this.redis.sadd(this.keys.erasedVisitors(account), ...visitors.slice(i, i + CHUNK));
+  }
+
+  /**
+   * Delete the identity capability's per-visitor keys (current binding, pending claims), which
+   * name the person. Returns how many keys existed.
+   */
+  async forgetBindings(account: string, person: string, visitors: readonly string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < visitors.length; i += CHUNK) {
+      const chunk = visitors.slice(i, i + CHUNK);
+      // One account's keys share a hash tag: a multi-key DEL stays on one cluster slot.
+      n += await this.redis.del(...chunk.flatMap((v) => [this.keys.identityBinding(account, v), this.keys.identityClaim(account, v, person)]));
+    }
+    return n;
+  }
+
+  /** Persons of `persons` that are marked erased. */
+  async erasedPersonsOf(account: string, persons: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const list = [...new Set(persons.filter(Boolean))];
+    for (let i = 0; i < list.length; i += CHUNK) {
+      const chunk = list.slice(i, i + CHUNK);
+      const at = await this.redis.hmget(this.keys.erasedPersons(account), ...chunk);
+      chunk.forEach((p, j) => at[j] !== null && out.add(p));
+    }
+    return out;
+  }
+
+  /** Visitors of `visitors` that are marked erased. */
+  async erasedVisitorsOf(account: string, visitors: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const list = [...new Set(visitors.filter(Boolean))];
+    for (let i = 0; i < list.length; i += CHUNK) {
+      const chunk = list.slice(i, i + CHUNK);
+      const hit = await this.redis.smismember(this.keys.erasedVisitors(account), ...chunk);
+      chunk.forEach((v, j) => hit[j] === 1 && out.add(v));
+    }
+    return out;
+  }
+
+  /**
+   * Flusher filter: drops rows whose visitor_id is an erased visitor or whose person_id is an
+   * erased person. Two small reads per account per batch, skipped when the account has no marks.
+   */
+  readonly filter = async <T extends FilterableRow>(rows: T[]): Promise<T[]> => {
+    const byAccount = new Map<string, { visitors: string[]; persons: string[] }>();
+    for (const { row } of rows) {
+      if (typeof row.account_id !== 'string') continue;
+      let ids = byAccount.get(row.account_id);
+      if (!ids) byAccount.set(row.account_id, (ids = { visitors: [], persons: [] }));
+      if (typeof row.visitor_id === 'string' && row.visitor_id) ids.visitors.push(row.visitor_id);
+      if (typeof row.person_id === 'string' && row.person_id) ids.persons.push(row.person_id);
+    }
+    const dropVisitors = new Map<string, Set<string>>();
+    const dropPersons = new Map<string, Set<string>>();
+    for (const [account, ids] of byAccount) {
+      const [[, nv], [, np]] = (await this.redis
+        .multi()
+        .scard(this.keys.erasedVisitors(account))
+        .hlen(this.keys.erasedPersons(account))
+        .exec()) as [[Error | null, number], [Error | null, number]];
+      if (nv) dropVisitors.set(account, await this.erasedVisitorsOf(account, ids.visitors));
+      if (np) dropPersons.set(account, await this.erasedPersonsOf(account, ids.persons));
+    }
+    if (!dropVisitors.size && !dropPersons.size) return rows;
+    return rows.filter(({ row }) => {
+      const account = row.account_id as string;
+      const v = row.visitor_id;
+      const p = row.person_id;
+      if (typeof v === 'string' && dropVisitors.get(account)?.has(v)) return false;
+      if (typeof p === 'string' && dropPersons.get(account)?.has(p)) return false;
+      return true;
+    });
+  };
+
+  /**
+   * Remove the rows of one account that `belongs` picks from its event stream, now: XACK (for a
+   * consumer that already read them; its filter still drops them at flush) and XDEL. The
+   * account's dead-letter stream (rows ClickHouse refused) is cleaned the same way. Returns how many.
+   */
+  async sweepStream(account: string, belongs: (row: Record<string, unknown>) => boolean): Promise<number> {
+    return (await this.#sweep(this.keys.eventStream(account), belongs)) + (await this.#sweep(this.keys.deadLetters(account), belongs));
+  }
+
+  async #sweep(stream: string, belongs: (row: Record<string, unknown>) => boolean): Promise<number> {
+    let start = '-';
+    let removed = 0;
+    for (;;) {
+      const entries = (await this.redis.xrange(stream, start, '+', 'COUNT', CHUNK)) as [string, string[]][];
+      if (!entries.length) break;
+      const hit: string[] = [];
+      for (const [id, fields] of entries) {
+        let json: string | undefined;
+        for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'r') json = fields[i + 1];
+        if (json === undefined) continue;
+        try {
+          const row = JSON.parse(json) as Record<string, unknown>;
+          if (row && typeof row === 'object' && belongs(row)) hit.push(id);
+        } catch {
+          // An unparsable row is the flusher's to report and drop.
+        }
+      }
+      if (hit.length) {
+        try {
+          await this.redis.xack(stream, FLUSH_GROUP, ...hit);
+        } catch (err) {
+          // No consumer group yet (no worker ever ran): nothing to acknowledge.
+          if (!String((err as Error).message).includes('NOGROUP')) throw err;
+        }
+        removed += await this.redis.xdel(stream, ...hit);
+      }
+      if (entries.length < CHUNK) break;
+      start = `(${entries[entries.length - 1]![0]}`;
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import { flag, UsageError, type CliCommand } from '../command.js';
+import { waitForJob } from './job-wait.js';
+
+interface BackfillResultView {
+  recWritten: number;
+  clickWritten: number;
+  skipped: number;
+  invalid: number;
+  skippedReasons?: Record<string, number>;
+  invalidReasons?: Record<string, number>;
+  ignored?: number;
+  lines?: number;
+}
+
+/** `visitor backfill-from-logs <file> [--from ISO] [--to ISO] [--wait]`: send a local log file (POST /api/backfill). */
+export const backfillFromLogsCommand: CliCommand = {
+  name: 'backfill-from-logs',
+  summary: 'backfill recommendations and clicks from recommender log lines (queued job)',
+  usage: [
+    'usage: visitor backfill-from-logs <file> [--from ISO] [--to ISO] [--wait] [--timeout SECONDS] [--json]',
+    '',
+    'Reads the local file and sends its text to the service (which never reads server files).',
+    'Lines: <ISO time> [property-recommended] account=… session=… listing=… rec=… [person=…]',
+    '       <ISO time> [property-card-click] account=… session=… listing=… rec=… [person=…]',
+    '--from (inclusive) and --to (exclusive) filter by the line time. With --wait, shows a',
+    'progress bar on stderr and prints recWritten, clickWritten, skipped and invalid.',
+  ].join('\n'),
+  async run(args, api, io) {
+    const file = args.positional[0];
+    if (!file) throw new UsageError('a log file is required');
+    let logs: string;
+    try {
+      logs = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    const { jobId } = await api.post<{ jobId: string }>('/api/backfill', { logs, from: flag(args, 'from'), to: flag(args, 'to') });
+    if (!args.flags.wait) return { json: { jobId }, table: { columns: ['jobId'], rows: [[jobId]] }, notes: [`follow it with: visitor job-status ${jobId}`] };
+    const timeout = flag(args, 'timeout');
+    const s = await waitForJob(api, jobId, io.stderr, { timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
+    const r = s.result as BackfillResultView;
+    return {
+      json: { jobId, ...s },
+      table: { columns: ['recWritten', 'clickWritten', 'skipped', 'invalid'], rows: [[r.recWritten, r.clickWritten, r.skipped, r.invalid]] },
+      notes: [
+        `skipped: ${Object.entries(r.skippedReasons ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+        `invalid: ${Object.entries(r.invalidReasons ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}; other lines ignored: ${r.ignored ?? 0}`,
+        `job ${jobId}`,
+      ],
+    };
+  },
+};

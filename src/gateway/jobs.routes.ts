@@ -1,0 +1,122 @@
+import { TextDecoder } from 'node:util';
+import { GatewayError, InvalidEncodingError, InvalidJsonError, NotFoundError, StoreUnavailableError, ValidationError } from '../errors.js';
+import { kv } from '../logger.js';
+import type { JobQueues } from '../adapters/queues/job-queues.js';
+import { zBackfillRequest, zPersonId } from '../adapters/queues/job.schema.js';
+import { requireAdmin } from './admin-auth.js';
+import type { GatewayContext, RouteModule } from './context.js';
+import { handle, type HandlerOptions, type RequestInfo } from './http.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function text(buf: Buffer): string {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    throw new InvalidEncodingError('body is not valid UTF-8');
+  }
+}
+
+function queues(ctx: GatewayContext): JobQueues {
+  if (!ctx.jobs) throw new StoreUnavailableError('job queues are not available in this process');
+  return ctx.jobs;
+}
+
+async function enqueue(ctx: GatewayContext, add: () => Promise<string>): Promise<string> {
+  try {
+    return await add();
+  } catch (err) {
+    ctx.log.error({ err }, '[jobs] could not add the job');
+    const e = new StoreUnavailableError('the job queue is unavailable, retry later');
+    e.retryAfter = 5;
+    throw e;
+  }
+}
+
+/** Route parameters arrive percent-encoded. */
+function decodeParam(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ValidationError(`${what} is not valid percent-encoding`);
+  }
+}
+
+/**
+ * Admin job routes: `POST /api/backfill`, `POST /api/persons/:id/erase`, `GET /api/jobs/:id`.
+ * Jobs belong to the account of the admin key that created them; another account's job is a 404.
+ * Person ids appear in these URLs, so error lines log the route, never the path.
+ */
+export const jobsRoutes: RouteModule = (app, ctx) => {
+  const logError = (route: string) => (err: GatewayError, _req: RequestInfo, cause: unknown) => {
+    const level = err.status >= 500 ? 'error' : 'warn';
+    ctx.log[level]({ code: err.code, status: err.status, detail: err.message, err: err.status >= 500 ? cause : undefined }, `[api-error] ${kv({ reason: err.reason, status: err.status, route })}`);
+  };
+  const opts = (route: string, over: Partial<HandlerOptions> = {}): HandlerOptions => ({ ...ctx.handlerOpts, ...over, onError: logError(route) });
+
+  app.post(
+    '/api/backfill',
+    handle(opts('backfill', { maxBodyBytes: ctx.config.BACKFILL_MAX_BYTES }), async (req, reply) => {
+      const account = requireAdmin(ctx, req);
+      const jobs = queues(ctx);
+      const body = text(await req.body());
+      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      let input: unknown;
+      if (ct === 'text/plain') {
+        // The raw log as the body, the window in the query: `curl --data-binary @app.log`.
+        input = { logs: body, from: req.query.get('from') ?? undefined, to: req.query.get('to') ?? undefined };
+      } else {
+        try {
+          input = JSON.parse(body);
+        } catch {
+          throw new InvalidJsonError('body must be JSON { "logs": "<text>", "from"?: ISO, "to"?: ISO } or text/plain log lines');
+        }
+      }
+      const parsed = zBackfillRequest.safeParse(input);
+      if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+      const jobId = await enqueue(ctx, () => jobs.addBackfill(account.id, parsed.data));
+      const bytes = Buffer.byteLength(parsed.data.logs);
+      ctx.log.info({ account: account.id, job: jobId, bytes }, `[jobs] ${kv({ queued: 'backfill', account: account.id, job: jobId, bytes })}`);
+      reply.json(202, { jobId });
+    }),
+  );
+
+  app.post(
+    '/api/persons/:id/erase',
+    handle(
+      opts('erase'),
+      async (req, reply) => {
+        const account = requireAdmin(ctx, req);
+        const jobs = queues(ctx);
+        const person = zPersonId.safeParse(decodeParam(req.params[0] ?? '', 'person id'));
+        if (!person.success) throw new ValidationError(`person id: ${person.error.issues[0]?.message ?? 'invalid'}`);
+        const jobId = await enqueue(ctx, () => jobs.addErasure(account.id, person.data));
+        ctx.log.info({ account: account.id, job: jobId }, `[jobs] ${kv({ queued: 'erasure', account: account.id, job: jobId })}`);
+        reply.json(202, { jobId });
+      },
+      1,
+    ),
+  );
+
+  app.get(
+    '/api/jobs/:id',
+    handle(
+      opts('job-status'),
+      async (req, reply) => {
+        const account = requireAdmin(ctx, req);
+        const jobs = queues(ctx);
+        const id = decodeParam(req.params[0] ?? '', 'job id');
+        let status;
+        try {
+          status = await jobs.status(account.id, id);
+        } catch (err) {
+          ctx.log.error({ err }, '[jobs] status lookup failed');
+          throw new StoreUnavailableError('the job queue is unavailable, retry later');
+        }
+        if (!status) throw new NotFoundError(`no job ${id} for this account`);
+        reply.json(200, status);
+      },
+      1,
+    ),
+  );
+};

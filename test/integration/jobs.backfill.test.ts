@@ -1,0 +1,181 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
+import { RedisKeys } from '../../src/adapters/redis/keys.js';
+import { runCli } from '../../src/cli/main.js';
+import { beacon, eventually, postEvent, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+
+let redis: TestRedis;
+let client: RedisClient;
+let t: TestService | undefined;
+const tmp: string[] = [];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  client = connectRedis({ url: redis.url });
+});
+afterAll(async () => {
+  await t?.stop();
+  if (t) await removeTestData(t);
+  for (const d of tmp) await rm(d, { recursive: true, force: true });
+  client?.disconnect();
+  await redis?.stop();
+});
+
+function api(svc: TestService, key: string, method: string, p: string, body?: unknown): Promise<Response> {
+  return fetch(`${svc.url}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function jobStatus(svc: TestService, key: string, id: string): Promise<{ state: string; progress: number; result: Record<string, unknown> | null; failedReason?: string }> {
+  const res = await api(svc, key, 'GET', `/api/jobs/${id}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as never;
+}
+
+function capture(): { stream: Writable; text(): string } {
+  let out = '';
+  return {
+    stream: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        out += chunk.toString();
+        cb();
+      },
+    }),
+    text: () => out,
+  };
+}
+
+describe('backfill from logs', () => {
+  it('writes exactly the lines of the window once, survives a restart before pickup, and gives the hand-computed CTR', async () => {
+    const accountIds = [`acme-${Date.now().toString(36)}`, 'other-acct'];
+    const at = (min: number) => new Date(Math.floor(Date.now() / 60_000) * 60_000 - 2 * 3600_000 + min * 60_000);
+    const iso = (min: number) => at(min).toISOString();
+    const from = iso(0);
+    const to = iso(60);
+
+    // A live click already recorded (and flushed) for (s4, l1, r4), 2 s before the logged one:
+    // that log line is the same click and is not written again.
+    const first = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' }, accounts: accountIds });
+    const live = beacon(accountIds[0]!, { type: 'click', sessionId: 's4', visitorId: 'v-live', path: '/listings/l1', listing: 'l1', rec: 'r4', label: 'recommendation', ts: at(30).getTime() - 2000 });
+    expect((await postEvent(first.url, live)).status).toBe(204);
+    await eventually(async () => (await rows(first.ch, `SELECT 1 FROM events WHERE visitor_id = 'v-live'`)).length === 1);
+    await first.stop();
+
+    // Gateway only: the job waits in Redis until a worker starts.
+    const gw = await startTestService({ reuse: first, env: { ROLES: 'gateway' } });
+    const A = gw.accounts[0]!;
+    const B = gw.accounts[1]!;
+
+    // An erased person's lines must not come back.
+    const keys = new RedisKeys(gw.config.REDIS_PREFIX);
+    await client.hset(keys.erasedPersons(A.id), 'p-gone', String(Date.now()));
+
+    const log = [
+      `${iso(-5)} [property-recommended] account=${A.id} session=s1 listing=l1 rec=r0`, // before window
+      `${iso(1)} [property-recommended] account=${A.id} session=s1 listing=l1 rec=r1 person=p-1`,
+      `${iso(2)} [property-recommended] account=${A.id} session=s2 listing=l1 rec=r2`,
+      `${iso(3)} INFO reco [property-recommended] rec=r1 listing=l2 session=s1 account=${A.id} person=p-1 model=v7`,
+      `${iso(4)} [property-recommended] account=${A.id} session=s3 listing=l2 rec=r3`,
+      `${iso(5)} [property-recommended] account=${A.id} session=s4 listing=l1 rec=r4`,
+      `${iso(6)} [property-recommended] account=${A.id} session=s1 listing=l1 rec=r1 person=p-1`, // same key again: present
+      `${iso(7)} [property-recommended] account=${A.id} session=s9 listing=l3 rec=r9 person=p-gone`, // erased person
+      `${iso(10)} [property-card-click] account=${A.id} session=s1 listing=l1 rec=r1 person=p-1`,
+      `${iso(11)} [property-card-click] account=${A.id} session=s1 listing=l2 rec=r1`,
+      `${iso(12)} [property-card-click] listing=l2 rec=r3 session=s3 account=${A.id}`,
+      `${iso(30)} [property-card-click] account=${A.id} session=s4 listing=l1 rec=r4`, // matches the live click
+      `${iso(20)} [property-card-click] account=${A.id} session=s1 listing=l1`, // invalid: no rec
+      `${iso(21)} [property-card-click] account=${B.id} session=s1 listing=l1 rec=r1`, // invalid: other account
+      `[property-card-click] account=${A.id} session=s1 listing=l1 rec=r1`, // invalid: no time
+      `${iso(22)} GET /healthz 200`, // ignored
+      `some stack trace line`, // ignored
+      `${iso(60)} [property-card-click] account=${A.id} session=s1 listing=l1 rec=r1`, // at `to`: outside
+    ].join('\n');
+
+    // Bad requests are refused with a clear 4xx.
+    expect((await fetch(`${gw.url}/api/backfill`, { method: 'POST', body: '{}' })).status).toBe(401);
+    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: '' })).status).toBe(400);
+    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: 'yesterday' })).status).toBe(400);
+    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: to, to: from })).status).toBe(400);
+
+    const res = await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: log, from, to });
+    expect(res.status).toBe(202);
+    const { jobId } = (await res.json()) as { jobId: string };
+    expect((await jobStatus(gw, A.adminKey, jobId)).state).toBe('waiting');
+    // Another account's key cannot see the job.
+    expect((await api(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
+    await gw.stop();
+
+    t = await startTestService({ reuse: gw, env: { ROLES: 'gateway,worker' } });
+    const done = await eventually(async () => {
+      const s = await jobStatus(t!, A.adminKey, jobId);
+      expect(s.state).not.toBe('failed');
+      return s.state === 'completed' ? s : undefined;
+    }, 30_000);
+    expect(done.progress).toBe(100);
+    expect(done.result).toMatchObject({
+      recWritten: 5,
+      clickWritten: 3,
+      skipped: 5,
+      invalid: 3,
+      skippedReasons: { window: 2, present: 2, erased: 1 },
+      invalidReasons: { timestamp: 1, 'missing-key': 1, 'bad-value': 0, 'other-account': 1 },
+      ignored: 2,
+    });
+    expect(t.messages().some((m) => m.startsWith(`[backfill] account=${A.id} recWritten=5 clickWritten=3 skipped=5 invalid=3`))).toBe(true);
+
+    // Rows as written: recommendations with source backfill, clicks as events with a derived id.
+    const recs = await rows<{ k: string; person_id: string; visitor_id: string }>(
+      t.ch,
+      `SELECT concat(session_id, '/', listing, '/', rec_id) AS k, person_id, visitor_id FROM recommendations FINAL WHERE account_id = {a:String} AND source = 'backfill' ORDER BY k`,
+      { a: A.id },
+    );
+    expect(recs.map((r) => r.k)).toEqual(['s1/l1/r1', 's1/l2/r1', 's2/l1/r2', 's3/l2/r3', 's4/l1/r4']);
+    expect(recs.find((r) => r.k === 's1/l1/r1')).toMatchObject({ person_id: 'p-1', visitor_id: '' });
+    expect(await rows(t.ch, `SELECT 1 FROM events WHERE account_id = {a:String} AND person_id = 'p-gone'`, { a: A.id })).toEqual([]);
+    expect(await rows(t.ch, `SELECT 1 FROM recommendations WHERE account_id = {a:String} AND person_id = 'p-gone'`, { a: A.id })).toEqual([]);
+    expect(await rows(t.ch, `SELECT 1 FROM events WHERE account_id = {b:String}`, { b: B.id })).toEqual([]);
+
+    // CTR per listing by hand: l1 shown in s1, s2, s4 and clicked in s1 and s4 (live) = 2/3;
+    // l2 shown in s1, s3 and clicked in both = 2/2.
+    const ctrSql = `
+      SELECT i.listing AS listing, i.n AS impressions, c.n AS clicks, round(c.n / i.n, 4) AS ctr
+      FROM (SELECT listing, count() AS n FROM recommendations FINAL WHERE account_id = {a:String} GROUP BY listing) AS i
+      LEFT JOIN (SELECT listing, count() AS n FROM events WHERE account_id = {a:String} AND type = 'click' AND rec_id != '' GROUP BY listing) AS c
+        ON c.listing = i.listing
+      ORDER BY listing`;
+    const expected = [
+      { listing: 'l1', impressions: 3, clicks: 2, ctr: 0.6667 },
+      { listing: 'l2', impressions: 2, clicks: 2, ctr: 1 },
+    ];
+    const ctr = async () => (await rows<Record<string, unknown>>(t!.ch, ctrSql, { a: A.id })).map((r) => ({ ...r, impressions: Number(r.impressions), clicks: Number(r.clicks), ctr: Number(r.ctr) }));
+    expect(await ctr()).toEqual(expected);
+
+    // Second run over the same window, through the CLI with --wait: nothing new.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'jobs-backfill-'));
+    tmp.push(dir);
+    const file = path.join(dir, 'reco.log');
+    await writeFile(file, log);
+    const stdout = capture();
+    const stderr = capture();
+    const code = await runCli(['backfill-from-logs', file, '--from', from, '--to', to, '--wait', '--json', '--url', t.url, '--key', A.adminKey], { stdout: stdout.stream, stderr: stderr.stream } as never);
+    expect(stderr.text()).toMatch(/\[#{30}\] 100% completed/);
+    expect(code).toBe(0);
+    const again = JSON.parse(stdout.text()) as { result: Record<string, unknown> };
+    expect(again.result).toMatchObject({ recWritten: 0, clickWritten: 0, skipped: 13, invalid: 3, skippedReasons: { window: 2, present: 10, erased: 1 } });
+    expect(await ctr()).toEqual(expected);
+    const clickRows = await rows<{ n: string }>(t.ch, `SELECT count() AS n FROM events WHERE account_id = {a:String} AND type = 'click'`, { a: A.id });
+    expect(Number(clickRows[0]!.n)).toBe(4);
+
+    // The kept job no longer carries the log text.
+    const job = await t.service.ctx!.jobs!.backfill.getJob(jobId);
+    expect(job?.data.logs).toBe('');
+    expect(job?.data.bytes).toBe(Buffer.byteLength(log));
+  });
+});
