@@ -70,16 +70,19 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   const log = createLogger(config.LOG_LEVEL, opts.logDestination);
   const roles = new Set(config.ROLES);
   const closers: (() => Promise<void> | void)[] = [];
-  const stop = async () => {
-    for (const c of closers.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log.warn({ err }, 'error during shutdown');
+  // Idempotent: a second stop (a signal during a drain, a test cleaning up) waits for the first.
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      for (const c of [...closers].reverse()) {
+        try {
+          await c();
+        } catch (err) {
+          log.warn({ err }, 'error during shutdown');
+        }
       }
-    }
-    log.flush?.();
-  };
+      log.flush?.();
+    })());
 
   try {
     const { accounts: accountList, demoKeyFile } = await loadAccounts(config, log);
@@ -92,6 +95,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       .describe('visitor_flush_rows_total', 'counter', 'Rows inserted into ClickHouse by the flusher')
       .describe('visitor_flush_failures_total', 'counter', 'Failed ClickHouse inserts (retried)')
       .describe('visitor_flush_batches_total', 'counter', 'Flushed batches')
+      .describe('visitor_flush_dead_letters_total', 'counter', 'Rows ClickHouse refused as data, moved to the account dead-letter stream')
       .describe('visitor_stream_length', 'gauge', 'Entries waiting in the account stream');
 
     let local: LocalRedis | undefined;
@@ -103,7 +107,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       closers.push(() => local!.stop());
     }
     const keys = new RedisKeys(config.REDIS_PREFIX);
-    const redis = connectRedis({ url: redisUrl, clusterNodes, role: 'main' });
+    const redis = connectRedis({ url: redisUrl, clusterNodes, role: 'main', log });
     closers.push(() => void redis.disconnect());
     await redisReady(redis);
 
@@ -148,7 +152,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
 
     if (roles.has('worker')) {
-      const reader = duplicateRedis(redis);
+      const reader = duplicateRedis(redis, log, 'flush-reader');
       closers.push(() => void reader.disconnect());
       const flusher = new StreamFlusher(reader, redis, clickhouse!, keys, () => accounts.ids(), log.child({ module: 'flush' }), metrics, {
         batchSize: config.FLUSH_BATCH_SIZE,
@@ -180,7 +184,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
 
     if (roles.has('gateway')) {
-      const gwRedis = connectRedis({ url: redisUrl, clusterNodes, role: 'gateway', failFast: true });
+      const gwRedis = connectRedis({ url: redisUrl, clusterNodes, role: 'gateway', failFast: true, log });
       closers.push(() => void gwRedis.disconnect());
       await redisReady(gwRedis);
       const ipHasher = new IpHasher(gwRedis, keys);
@@ -206,7 +210,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const presenceStore = new PresenceStore(gwRedis, keys);
       const liveHub = new LiveHub(
         presenceStore,
-        new PresenceSubscriber(duplicateRedis(redis), keys, accounts.ids(), log.child({ module: 'live' })),
+        new PresenceSubscriber(duplicateRedis(redis, log, 'presence-subscriber'), keys, accounts.ids(), log.child({ module: 'live' })),
         accounts.ids(),
         log.child({ module: 'live' }),
         metrics,

@@ -1,5 +1,6 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { defineScripts } from './scripts.js';
+import type { Logger } from '../../logger.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -14,6 +15,22 @@ export interface RedisConnectOptions {
    * and the client retries, rather than holding requests open on a dead Redis.
    */
   failFast?: boolean;
+  /** Where connection errors go (ioredis prints unhandled ones to the console otherwise). */
+  log?: Logger;
+}
+
+/**
+ * Log connection errors through pino, at most one line per 5 s per client: a Redis restart
+ * otherwise repeats the same ECONNREFUSED on every reconnect attempt.
+ */
+function reportErrors(client: RedisClient, log: Logger | undefined, role: string | undefined): void {
+  let last = 0;
+  client.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - last < 5_000) return;
+    last = now;
+    log?.warn({ err, role }, '[redis] connection error; reconnecting');
+  });
 }
 
 const common: RedisOptions = {
@@ -41,13 +58,15 @@ export function connectRedis(opts: RedisConnectOptions): RedisClient {
     if (!opts.url) throw new Error('connectRedis needs a url or cluster nodes');
     client = new Redis(opts.url, { ...common, ...extra, connectionName: opts.role });
   }
+  reportErrors(client, opts.log, opts.role);
   defineScripts(client);
   return client;
 }
 
 /** A second connection with the same target (for XREADGROUP BLOCK and SUBSCRIBE). */
-export function duplicateRedis(client: RedisClient): RedisClient {
+export function duplicateRedis(client: RedisClient, log?: Logger, role?: string): RedisClient {
   const dup: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  reportErrors(dup, log, role);
   defineScripts(dup);
   return dup;
 }
