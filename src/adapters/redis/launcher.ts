@@ -105,7 +105,9 @@ export async function startLocalRedis(dir: string, log: Logger, opts: { port?: n
       '--protected-mode', 'yes',
       '--loglevel', 'warning',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group: a Ctrl-C in the terminal (SIGINT to the foreground group) must not
+    // stop Redis while the service is still draining into it; stop() ends it last.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   child.stderr?.on('data', (d: Buffer) => log.warn({ stderr: d.toString().trim() }, 'redis-server'));
   await waitForPort(port, child, 15_000);
