@@ -151,9 +151,25 @@ function rateLimit(ctx: GatewayContext, ip: string): void {
   }
 }
 
+/**
+ * isbot() runs one very long regular expression; browsers send few distinct user agents, so the
+ * answer is remembered per user agent (bounded: cleared when full; long ones are not kept).
+ */
+const botAnswers = new Map<string, boolean>();
+const BOT_ANSWERS_MAX = 10_000;
+
 function isBot(headers: Readonly<Record<string, string>>): boolean {
   const ua = headers['user-agent'];
-  return !ua || isbot(ua);
+  if (!ua) return true;
+  let bot = botAnswers.get(ua);
+  if (bot === undefined) {
+    bot = isbot(ua);
+    if (ua.length <= 512) {
+      if (botAnswers.size >= BOT_ANSWERS_MAX) botAnswers.clear();
+      botAnswers.set(ua, bot);
+    }
+  }
+  return bot;
 }
 
 /** Pixel query → beacon event fields (short aliases accepted). */

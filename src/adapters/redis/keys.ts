@@ -70,6 +70,14 @@ export class RedisKeys {
     return `${this.prefix}:presence:sweeper-lease`;
   }
 
+  /**
+   * Rows ClickHouse refused as data (a parse or type error no retry can fix), moved here by the
+   * flusher so they cannot block the stream: kept for an operator to inspect and replay, never dropped.
+   */
+  deadLetters(account: string): string {
+    return `${this.#acct(account)}:dead-letters`;
+  }
+
   /** BullMQ prefix: queues get their own hash tag inside it. */
   queuePrefix(): string {
     return `${this.prefix}:q`;

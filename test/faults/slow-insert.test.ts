@@ -1,0 +1,57 @@
+/**
+ * ClickHouse answers an insert only after longer than RECLAIM_IDLE_MS while a second worker is
+ * running. The slow worker is alive, so its batch must not be reclaimed and inserted a second
+ * time by the other: every accepted event exactly once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
+import { startChProxy, type ChProxy } from './support/ch-proxy.js';
+import { Ledger, writeReport } from './support/ledger.js';
+
+const RECLAIM_IDLE_MS = 1000;
+let t: TestService;
+let proxy: ChProxy;
+const procs: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  t = await startTestService({ env: { ROLES: 'gateway,store' } });
+  proxy = await startChProxy(t.service.storeUrl!);
+});
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.stop()));
+  await proxy?.close();
+  await t?.stop();
+  if (t) await removeTestData(t);
+});
+
+describe('fault: an insert slower than the reclaim idle time', () => {
+  it('is not stolen and inserted again by another worker while the slow one is alive', async () => {
+    const ledger = new Ledger('slow-insert', [t.account.id]);
+    const env = { ROLES: 'worker', FLUSH_BATCH_SIZE: '200', FLUSH_INTERVAL_MS: '100', RECLAIM_IDLE_MS: String(RECLAIM_IDLE_MS) };
+    await proxy.setMode('delay-inserts', 4 * RECLAIM_IDLE_MS);
+    const slow = await startServiceProcess(t, { env: { ...env, CLICKHOUSE_URL: proxy.url } });
+    procs.push(slow);
+    for (let i = 0; i < 20; i++) await ledger.post(t.url, t.account.id, 10);
+    await eventually(() => proxy.delayed >= 1, 20_000);
+
+    // A fast worker arrives while the slow one's insert is in flight (and stays so for 4 × idle).
+    const fast = await startServiceProcess(t, { env });
+    procs.push(fast);
+    for (let i = 0; i < 20; i++) await ledger.post(t.url, t.account.id, 10);
+    await new Promise((r) => setTimeout(r, 5 * RECLAIM_IDLE_MS));
+    await proxy.setMode('pass');
+
+    await eventually(() => ledger.allStored(t.ch), 40_000, 200);
+    await eventually(async () => (await t.service.redis.xlen(t.service.keys.eventStream(t.account.id))) === 0, 20_000, 200);
+    await new Promise((r) => setTimeout(r, 500));
+    const result = await ledger.verify(t.ch);
+    writeReport(ledger, result, { insertsDelayed: proxy.delayed, delayMs: 4 * RECLAIM_IDLE_MS, reclaimIdleMs: RECLAIM_IDLE_MS });
+    expect(result.accepted).toBe(400);
+    expect(result.missing).toEqual([]);
+    expect(result.duplicated).toEqual([]);
+    expect(result.foreign).toEqual([]);
+    expect(fast.messages().some((m) => m.includes('[flush] reclaimed pending entries'))).toBe(false);
+  });
+});
