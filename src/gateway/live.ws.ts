@@ -50,6 +50,7 @@ const MAX_CLIENT_MESSAGE = 4096;
  */
 const RING_SIZE = 8192;
 const RING_MAX_AGE_MS = 5_000;
+const RING_TRIM_CHUNK = 1024;
 /** How long a new client waits for this gateway to receive the diffs its snapshot includes. */
 const CATCH_UP_MS = 2_000;
 /** Close code telling a client to reconnect for a fresh snapshot (this gateway missed diffs). */
@@ -129,9 +130,13 @@ export class LiveHub {
     this.#lastSeq.set(account, diff.seq);
     const now = Date.now();
     ring.push({ d: diff, at: now });
-    let drop = Math.max(0, ring.length - RING_SIZE);
-    while (drop < ring.length && now - ring[drop]!.at > RING_MAX_AGE_MS) drop++;
-    if (drop > 0) ring.splice(0, drop);
+    // Trimmed in chunks: a splice per diff shifted the whole ring at every heartbeat burst.
+    // Readers filter by sequence number, so a few stale entries in between cost nothing.
+    if (ring.length > RING_SIZE + RING_TRIM_CHUNK || now - ring[0]!.at > RING_MAX_AGE_MS * 2) {
+      let drop = Math.max(0, ring.length - RING_SIZE);
+      while (drop < ring.length && now - ring[drop]!.at > RING_MAX_AGE_MS) drop++;
+      if (drop > 0) ring.splice(0, drop);
+    }
     if (last !== undefined && diff.seq > last + 1) {
       // Pub/sub lost messages (a reconnect to Redis): clients would drift, so they start over.
       this.log.warn({ account, from: last, to: diff.seq }, `[live] ${kv({ gap: diff.seq - last - 1, account })} resync`);
