@@ -1,10 +1,7 @@
-import { TextDecoder } from 'node:util';
 import type { z } from 'zod';
 import {
   ForbiddenError,
   GatewayError,
-  InvalidEncodingError,
-  InvalidJsonError,
   NotFoundError,
   StoreUnavailableError,
   TooManyEventsError,
@@ -30,24 +27,8 @@ import {
 import { recommendationRow, REC_FUTURE_MS, type RecommendationRow } from '../domain/recommendation.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { handle, type HandlerOptions, type RequestInfo } from './http.js';
+import { bodyJson, handle, type HandlerOptions, type RequestInfo } from './http.js';
 import { ingest, validateBatch } from './ingest.routes.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function readJson(buf: Buffer): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(buf);
-  } catch {
-    throw new InvalidEncodingError('body is not valid UTF-8');
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidJsonError('body is not valid JSON');
-  }
-}
 
 /** Parse with a zod schema or answer 400 naming every bad field. */
 function parse<S extends z.ZodType>(schema: S, input: unknown, prefix = ''): z.output<S> {
@@ -200,7 +181,7 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
     '/api/events',
     handle(opts('event-ingest'), async (req, reply) => {
       const account = requireAdmin(ctx, req);
-      const body = withKeyAccount(readJson(await req.body()), account);
+      const body = withKeyAccount(bodyJson(await req.body()), account);
       // Server-side ingest: no bot filter and no origin check (the admin key is the credential).
       const { account: named, events } = validateBatch(body, ctx.accounts);
       if (named.id !== account.id) throw new ForbiddenError('events may only name the account of the admin key');
@@ -214,7 +195,7 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
     '/api/recommendations',
     handle(opts('record-recommendation'), async (req, reply) => {
       const account = requireAdmin(ctx, req);
-      const list = parse(zRecommendationBody, readJson(await req.body()));
+      const list = parse(zRecommendationBody, bodyJson(await req.body()));
       if (list.length > MAX_RECOMMENDATIONS_PER_REQUEST) {
         throw new TooManyEventsError(`at most ${MAX_RECOMMENDATIONS_PER_REQUEST} recommendations per request, got ${list.length}`);
       }

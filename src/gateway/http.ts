@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { GatewayError, PayloadTooLargeError, toGatewayError } from '../errors.js';
+import { TextDecoder } from 'node:util';
+import { GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, toGatewayError } from '../errors.js';
 
 /**
  * Everything a handler may read about a request, copied synchronously: uWS's `req` is only
@@ -187,3 +188,24 @@ export function parseCookies(header: string | undefined): Map<string, string> {
 }
 
 export type Route = (app: TemplatedApp) => void;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A request body as text; invalid UTF-8 is a 400, never replaced silently. */
+export function bodyText(buf: Buffer): string {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    throw new InvalidEncodingError('body is not valid UTF-8');
+  }
+}
+
+/** A request body as JSON (400 `invalid-utf8` / `invalid-json` otherwise). */
+export function bodyJson(buf: Buffer): unknown {
+  const text = bodyText(buf);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidJsonError('body is not valid JSON');
+  }
+}

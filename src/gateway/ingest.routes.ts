@@ -1,12 +1,9 @@
-import { TextDecoder } from 'node:util';
 import { isbot } from 'isbot';
 import { z } from 'zod';
 import { AccountRegistry, type Account } from '../accounts.js';
 import {
   ForbiddenOriginError,
   GatewayError,
-  InvalidEncodingError,
-  InvalidJsonError,
   RateLimitedError,
   StoreUnavailableError,
   TooManyEventsError,
@@ -22,9 +19,7 @@ import { TABLES } from '../adapters/clickhouse/tables.js';
 import type { StreamRow } from '../adapters/redis/row-stream.js';
 import { anyAccountAllows, corsHeaders } from './cors.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { handle, parseCookies, type RequestInfo } from './http.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+import { bodyJson, handle, parseCookies, type RequestInfo } from './http.js';
 
 /** A 1×1 transparent GIF. */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -33,20 +28,6 @@ const PIXEL_HEADERS = {
   'content-type': 'image/gif',
   'cache-control': 'no-store, max-age=0',
 };
-
-function decodeJson(buf: Buffer): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(buf);
-  } catch {
-    throw new InvalidEncodingError('body is not valid UTF-8');
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidJsonError('body is not valid JSON');
-  }
-}
 
 function describe(issues: z.core.$ZodIssue[], prefix = ''): string {
   return issues
@@ -236,7 +217,7 @@ export const ingestRoutes: RouteModule = (app, ctx) => {
           throw new UnsupportedMediaTypeError(`content-type must be application/json or text/plain, got ${ct}`);
         }
         const body = await req.body();
-        const { account, events } = validateBatch(decodeJson(body), ctx.accounts);
+        const { account, events } = validateBatch(bodyJson(body), ctx.accounts);
         if (origin && !AccountRegistry.originAllowed(account, origin)) {
           throw new ForbiddenOriginError(`origin ${origin} is not allowed for account ${account.id}`);
         }

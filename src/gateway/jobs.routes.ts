@@ -1,21 +1,10 @@
-import { TextDecoder } from 'node:util';
-import { GatewayError, InvalidEncodingError, InvalidJsonError, NotFoundError, StoreUnavailableError, ValidationError } from '../errors.js';
+import { GatewayError, InvalidJsonError, NotFoundError, StoreUnavailableError, ValidationError } from '../errors.js';
 import { kv } from '../logger.js';
 import type { JobQueues } from '../adapters/queues/job-queues.js';
 import { zBackfillRequest, zPersonId } from '../adapters/queues/job.schema.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { handle, type HandlerOptions, type RequestInfo } from './http.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function text(buf: Buffer): string {
-  try {
-    return utf8.decode(buf);
-  } catch {
-    throw new InvalidEncodingError('body is not valid UTF-8');
-  }
-}
+import { bodyText, handle, type HandlerOptions, type RequestInfo } from './http.js';
 
 function queues(ctx: GatewayContext): JobQueues {
   if (!ctx.jobs) throw new StoreUnavailableError('job queues are not available in this process');
@@ -59,7 +48,7 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
     handle(opts('backfill', { maxBodyBytes: ctx.config.BACKFILL_MAX_BYTES }), async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const jobs = queues(ctx);
-      const body = text(await req.body());
+      const body = bodyText(await req.body());
       const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       let input: unknown;
       if (ct === 'text/plain') {
