@@ -27,7 +27,7 @@ import {
 import { recommendationRow, REC_FUTURE_MS, type RecommendationRow } from '../domain/recommendation.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { bodyJson, handle, type HandlerOptions, type RequestInfo } from './http.js';
+import { bodyJson, handle, routeParam, type HandlerOptions, type RequestInfo } from './http.js';
 import { ingest, validateBatch } from './ingest.routes.js';
 
 /** Parse with a zod schema or answer 400 naming every bad field. */
@@ -41,19 +41,6 @@ function queryObject(q: URLSearchParams): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of q) if (k !== 'key' && k !== 'account') out[k] = v;
   return out;
-}
-
-/** Route parameters arrive percent-encoded. */
-function idParam(raw: string | undefined, what: string): string {
-  let text: string;
-  try {
-    text = decodeURIComponent(raw ?? '');
-  } catch {
-    throw new ValidationError(`${what} is not valid percent-encoding`);
-  }
-  const r = zAnalyticsId.safeParse(text);
-  if (!r.success) throw new ValidationError(`${what}: ${r.error.issues[0]?.message ?? 'invalid'}`);
-  return r.data;
 }
 
 /**
@@ -112,7 +99,7 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
       opts('recent-by-person'),
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
-        const person = idParam(req.params[0], 'person id');
+        const person = routeParam(req.params[0], zAnalyticsId, 'person id');
         const q = parse(zPersonSessionsQuery, queryObject(req.query));
         const out = await run('recent-by-person', account, () => store.recentByPerson(account.id, person, q.limit), (r) => r.sessions.length);
         reply.json(200, { account: account.id, ...out });
@@ -157,7 +144,7 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
       opts('session-detail'),
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
-        const session = idParam(req.params[0], 'session id');
+        const session = routeParam(req.params[0], zAnalyticsId, 'session id');
         const q = parse(zSessionDetailQuery, queryObject(req.query));
         const out = await run('session-detail', account, () => store.sessionDetail(account.id, session, q.limit), (r) => r?.timeline.length ?? 0);
         if (!out) throw new NotFoundError(`no session ${session} in this account`);

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { TextDecoder } from 'node:util';
-import { GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, toGatewayError } from '../errors.js';
+import type { z } from 'zod';
+import { GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, ValidationError, toGatewayError } from '../errors.js';
 
 /**
  * Everything a handler may read about a request, copied synchronously: uWS's `req` is only
@@ -208,4 +209,17 @@ export function bodyJson(buf: Buffer): unknown {
   } catch {
     throw new InvalidJsonError('body is not valid JSON');
   }
+}
+
+/** A route parameter (`:id`), percent-decoded and checked by `schema`; 400 naming `what` otherwise. */
+export function routeParam<T>(raw: string | undefined, schema: z.ZodType<T>, what: string): T {
+  let text: string;
+  try {
+    text = decodeURIComponent(raw ?? '');
+  } catch {
+    throw new ValidationError(`${what} is not valid percent-encoding`);
+  }
+  const r = schema.safeParse(text);
+  if (!r.success) throw new ValidationError(`${what}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
 }

@@ -1,10 +1,11 @@
+import { z } from 'zod';
 import { GatewayError, InvalidJsonError, NotFoundError, StoreUnavailableError, ValidationError } from '../errors.js';
 import { kv } from '../logger.js';
 import type { JobQueues } from '../adapters/queues/job-queues.js';
 import { zBackfillRequest, zPersonId } from '../adapters/queues/job.schema.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { bodyText, handle, type HandlerOptions, type RequestInfo } from './http.js';
+import { bodyText, handle, routeParam, type HandlerOptions, type RequestInfo } from './http.js';
 
 function queues(ctx: GatewayContext): JobQueues {
   if (!ctx.jobs) throw new StoreUnavailableError('job queues are not available in this process');
@@ -23,14 +24,6 @@ async function enqueue(ctx: GatewayContext, add: () => Promise<string>): Promise
 }
 
 /** Route parameters arrive percent-encoded. */
-function decodeParam(raw: string, what: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new ValidationError(`${what} is not valid percent-encoding`);
-  }
-}
-
 /**
  * Admin job routes: `POST /api/backfill`, `POST /api/persons/:id/erase`, `GET /api/jobs/:id`.
  * Jobs belong to the account of the admin key that created them; another account's job is a 404.
@@ -77,9 +70,8 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const jobs = queues(ctx);
-        const person = zPersonId.safeParse(decodeParam(req.params[0] ?? '', 'person id'));
-        if (!person.success) throw new ValidationError(`person id: ${person.error.issues[0]?.message ?? 'invalid'}`);
-        const jobId = await enqueue(ctx, () => jobs.addErasure(account.id, person.data));
+        const person = routeParam(req.params[0], zPersonId, 'person id');
+        const jobId = await enqueue(ctx, () => jobs.addErasure(account.id, person));
         ctx.log.info({ account: account.id, job: jobId }, `[jobs] ${kv({ queued: 'erasure', account: account.id, job: jobId })}`);
         reply.json(202, { jobId });
       },
@@ -94,7 +86,7 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const jobs = queues(ctx);
-        const id = decodeParam(req.params[0] ?? '', 'job id');
+        const id = routeParam(req.params[0], z.string(), 'job id');
         let status;
         try {
           status = await jobs.status(account.id, id);
