@@ -137,7 +137,7 @@ describe('fault: hostile live WebSocket clients', () => {
     again.ws.close();
     good.ws.close();
 
-    await eventually(() => ledger.allStored(t.ch), 30_000, 200);
+    await ledger.settle(t);
     const result = await ledger.verify(t.ch);
     writeReport(ledger, result, { joinsReceivedByReadingClient: joined.size, maxBackpressure: BACKPRESSURE });
     expect(result.missing).toEqual([]);

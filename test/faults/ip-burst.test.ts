@@ -68,8 +68,7 @@ describe('fault: a burst from one IP', () => {
     await new Promise((r) => setTimeout(r, 1000 * Math.max(...retryAfter.map(Number))));
     expect(await ledger.post(t.url, t.account.id, 1, attacker)).toBe(204);
 
-    await eventually(() => ledger.allStored(t.ch), 20_000, 100);
-    await new Promise((r) => setTimeout(r, 500));
+    await ledger.settle(t);
     const result = await ledger.verify(t.ch);
     writeReport(ledger, result, { ratePerIp: RATE, burst: 200, limited });
     expect(result.missing).toEqual([]);

@@ -67,7 +67,7 @@ describe('fault: Redis restarts', () => {
     await stopSending();
     for (let i = 0; i < 5; i++) await ledger.post(t.url, t.account.id, 10);
 
-    await eventually(() => ledger.allStored(t.ch), 40_000, 200);
+    await ledger.settle(t);
     const result = await ledger.verify(t.ch);
     writeReport(ledger, result);
 

@@ -7,8 +7,8 @@
  *   comes back (the worker is stuck between insert and ack: the moment to kill it);
  * - `cut-inserts`: the same, but the connection is reset instead of answered (the insert
  *   happened, the worker cannot know: it must not insert the rows twice on retry);
- * - `delay-inserts`: an INSERT into `events` is held `delayMs` before it is forwarded, then
- *   answered normally (a slow, overloaded ClickHouse).
+ * - `delay-inserts`: an INSERT into `events` is held `delayMs` (or until the mode changes)
+ *   before it is forwarded, then answered normally (a slow, overloaded ClickHouse).
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -24,6 +24,8 @@ export interface ChProxy {
   readonly forwarded: number;
   /** INSERTs into events held back by `delay-inserts` so far. */
   readonly delayed: number;
+  /** Delayed INSERTs not yet answered (the slow insert is in flight). */
+  readonly delayedInFlight: number;
   setMode(mode: ProxyMode, delayMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,13 +46,20 @@ export async function startChProxy(upstream: string): Promise<ChProxy> {
 
   let delayMs = 0;
   let delayed = 0;
+  let delayedInFlight = 0;
+  // Forwarders of delayed inserts, run early when the mode changes.
+  const waiting = new Set<() => void>();
   const server = http.createServer((req, res) => {
     if (mode === 'delay-inserts' && isEventsInsert(req)) {
       delayed++;
+      delayedInFlight++;
+      res.on('close', () => delayedInFlight--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () =>
-        setTimeout(() => {
+      req.on('end', () => {
+        const forward = () => {
+          clearTimeout(timer);
+          waiting.delete(forward);
           forwarded++;
           const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
@@ -58,8 +67,10 @@ export async function startChProxy(upstream: string): Promise<ChProxy> {
           });
           up.on('error', () => res.socket?.destroy());
           up.end(Buffer.concat(chunks));
-        }, delayMs),
-      );
+        };
+        const timer = setTimeout(forward, delayMs);
+        waiting.add(forward);
+      });
       return;
     }
     const fault = (mode === 'hold-inserts' || mode === 'cut-inserts') && isEventsInsert(req) ? mode : undefined;
@@ -118,11 +129,15 @@ export async function startChProxy(upstream: string): Promise<ChProxy> {
     get delayed() {
       return delayed;
     },
+    get delayedInFlight() {
+      return delayedInFlight;
+    },
     async setMode(next: ProxyMode, delay = 0) {
       delayMs = delay;
       if (next === mode) return;
       const was = mode;
       mode = next;
+      if (was === 'delay-inserts') for (const forward of [...waiting]) forward();
       if (next === 'refuse') await shut();
       else if (was === 'refuse') await listen(port);
       if (next === 'pass') for (const r of held.splice(0)) r.socket?.destroy();

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { BROWSER_UA, beacon, rows } from '../../support/services.js';
+import { FLUSH_GROUP } from '../../../src/adapters/redis/keys.js';
+import { BROWSER_UA, beacon, eventually, rows, type TestService } from '../../support/services.js';
 import { REPO_ROOT } from '../../support/processes.js';
 
 export interface VerifyResult {
@@ -95,6 +96,28 @@ export class Ledger {
       storedUnacknowledged: [...stored.keys()].filter((id) => !this.accepted.has(id) && sentIds.has(id)).length,
       foreign: [...stored.keys()].filter((id) => !sentIds.has(id)),
     };
+  }
+
+  /**
+   * Wait until every accepted event is stored and each account stream has nothing pending and
+   * nothing waiting: only then can no re-delivery (after the reclaim idle time) add a duplicate
+   * behind the check.
+   */
+  async settle(t: Pick<TestService, 'ch' | 'service'>, timeoutMs = 40_000): Promise<void> {
+    await eventually(() => this.allStored(t.ch), timeoutMs, 200);
+    const { redis, keys } = t.service;
+    await eventually(
+      async () => {
+        for (const account of this.accounts) {
+          const stream = keys.eventStream(account);
+          const [pending] = (await redis.xpending(stream, FLUSH_GROUP)) as [number];
+          if (Number(pending) !== 0 || (await redis.xlen(stream)) !== 0) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /** True once every accepted event is in ClickHouse (for `eventually`). */

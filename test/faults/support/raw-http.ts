@@ -10,16 +10,20 @@ export interface RawResponse {
   closed: boolean;
   /** Everything received. */
   raw: string;
+  /** How many HTTP status lines the server sent on the connection. */
+  statusLines: number;
 }
 
 /**
  * Send `request` as is and read the first response (by its Content-Length) or until the server
  * closes or `timeoutMs` passes. `chunks` sends the request in pieces `delayMs` apart (slow clients).
+ * `untilClose` reads on past the first response, until the server closes or the time is up (to
+ * see a second, smuggled answer).
  */
 export function rawRequest(
   port: number,
   request: string | Buffer | (string | Buffer)[],
-  opts: { timeoutMs?: number; delayMs?: number } = {},
+  opts: { timeoutMs?: number; delayMs?: number; untilClose?: boolean } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
@@ -40,14 +44,15 @@ export function rawRequest(
         const i = line.indexOf(':');
         if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
       }
-      resolve({ status: status ? Number(status) : 0, headers, body: headEnd >= 0 ? raw.slice(headEnd + 4) : '', closed, raw });
+      const statusLines = raw.match(/(^|\r\n)HTTP\/1\.[01] \d{3}/g)?.length ?? 0;
+      resolve({ status: status ? Number(status) : 0, headers, body: headEnd >= 0 ? raw.slice(headEnd + 4) : '', closed, raw, statusLines });
     };
     const timer = setTimeout(() => finish(false), opts.timeoutMs ?? 3000);
     socket.on('data', (d) => {
       data = Buffer.concat([data, d]);
       const raw = data.toString('latin1');
       const headEnd = raw.indexOf('\r\n\r\n');
-      if (headEnd < 0) return;
+      if (headEnd < 0 || opts.untilClose) return;
       const len = /\r\ncontent-length:\s*(\d+)/i.exec(raw.slice(0, headEnd))?.[1];
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0);
       if ((len !== undefined && data.length >= headEnd + 4 + Number(len)) || status === 204 || status === 304) finish(false);
