@@ -28,7 +28,8 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-async function dockerReachable(): Promise<boolean> {
+/** True when a Docker engine answers (testcontainers can start containers). */
+export async function dockerReachable(): Promise<boolean> {
   if (!existsSync('/var/run/docker.sock') && !process.env.DOCKER_HOST) return false;
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
