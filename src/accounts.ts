@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from './config.js';
+import { formatJsonError } from './json-error.js';
 
 export const zAccountId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'account id must match [a-z0-9-]{1,64}');
 
@@ -17,8 +19,16 @@ export const zAccount = z.object({
   ingestId: z.string().min(1).max(128).optional(),
   /** Hex SHA-256 of each admin key; one key reaches exactly this account. */
   adminKeySha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'hex sha256')).default([]),
-  /** Redirect template for listing clicks; `{slug}` is replaced by the URL-encoded slug. */
-  listingUrl: z.string().url().refine((u) => u.includes('{slug}'), 'listingUrl must contain {slug}').optional(),
+  /**
+   * Redirect template for listing clicks; `{slug}` is replaced by the URL-encoded slug. An
+   * absolute URL, or a path on the gateway itself (`/…`, never `//…`): the browser resolves a
+   * path against the host and port it reached the gateway on.
+   */
+  listingUrl: z
+    .string()
+    .refine((u) => (u.startsWith('/') ? !/^\/[/\\]/.test(u) : URL.canParse(u)), 'listingUrl must be an absolute URL or a path starting with a single /')
+    .refine((u) => u.includes('{slug}'), 'listingUrl must contain {slug}')
+    .optional(),
   presence: z
     .object({
       /** Heartbeat interval the snippet uses while the tab is visible. @defaultValue 15000 */
@@ -42,7 +52,13 @@ export const zAccount = z.object({
   pageSegments: z.record(z.string().min(1).max(200), z.string().min(1).max(64)).default({}),
 });
 
-export const zAccountsFile = z.object({ accounts: z.array(zAccount).min(1) });
+export const zAccountsFile = z.object({ accounts: z.array(zAccount).min(1) }).superRefine((f, ctx) => {
+  const seen = new Set<string>();
+  f.accounts.forEach((a, i) => {
+    if (seen.has(a.id)) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'id'], message: `duplicate account id ${a.id}` });
+    seen.add(a.id);
+  });
+});
 
 export type Account = z.infer<typeof zAccount>;
 
@@ -93,33 +109,50 @@ export class AccountRegistry {
   }
 }
 
+/** A bad accounts file: one message naming the file, where it is wrong and why (printed without a stack). */
+export class AccountsFileError extends ConfigError {
+  override name = 'AccountsFileError';
+}
+
+/** `a.b[0].c` from a zod issue path. */
+function issuePath(p: readonly PropertyKey[]): string {
+  return p.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '') || '(file)';
+}
+
 export async function loadAccountsFile(file: string): Promise<Account[]> {
+  const where = path.resolve(file);
   let raw: string;
   try {
-    raw = await readFile(file, 'utf8');
+    raw = await readFile(where, 'utf8');
   } catch (err) {
-    throw new Error(`ACCOUNTS_FILE: cannot read ${file}: ${(err as Error).message}`);
+    const e = err as NodeJS.ErrnoException;
+    throw new AccountsFileError(`ACCOUNTS_FILE: cannot read ${where}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
+  // A UTF-8 byte-order mark is not JSON, but editors write it.
+  const text = raw.replace(/^\uFEFF/, '');
   let json: unknown;
   try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new Error(`ACCOUNTS_FILE: ${file} is not valid JSON`);
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new AccountsFileError(`ACCOUNTS_FILE: ${formatJsonError(where, text, err)}`);
   }
   const parsed = zAccountsFile.safeParse(json);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`ACCOUNTS_FILE: ${file} is invalid:\n${lines.join('\n')}`);
+    const lines = parsed.error.issues.map((i) => `  ${issuePath(i.path)}: ${i.message}`);
+    throw new AccountsFileError(`ACCOUNTS_FILE: ${where} is invalid:\n${lines.join('\n')}`);
   }
   return parsed.data.accounts;
 }
 
 /**
  * Without an accounts file: a `demo` account for http://localhost origins, whose admin key is
- * created once under DATA_DIR/credentials/demo/admin-key (mode 0600) and reused after.
+ * created once under DATA_DIR/credentials/demo/admin-key (mode 0600) and reused after. Its click
+ * links redirect to the gateway's own page through a path, so they follow whatever host and port
+ * the browser used (PORT, HOST, a proxy in front) without being rewritten when those change.
+ * The key file's path is absolute: it is printed for the CLI, which may run from elsewhere.
  */
 export async function ensureDemoAccount(dataDir: string): Promise<{ account: Account; adminKeyFile: string }> {
-  const dir = path.join(dataDir, 'credentials', 'demo');
+  const dir = path.resolve(dataDir, 'credentials', 'demo');
   const adminKeyFile = path.join(dir, 'admin-key');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
@@ -132,7 +165,7 @@ export async function ensureDemoAccount(dataDir: string): Promise<{ account: Acc
     id: 'demo',
     origins: ['http://localhost:*', 'http://127.0.0.1:*'],
     adminKeySha256: [sha256Hex(key)],
-    listingUrl: 'http://localhost:8080/?listing={slug}',
+    listingUrl: '/?listing={slug}',
   });
   return { account, adminKeyFile };
 }

@@ -14,11 +14,13 @@ async function main(): Promise<void> {
     throw err;
   }
   const service = await startService(config).catch((err: Error) => {
-    process.stderr.write(`start-up failed: ${err.stack ?? err.message}\n`);
-    process.exit(1);
+    // A bad accounts file is the operator's to fix: its message says where, a stack would not.
+    if (err instanceof ConfigError) process.stderr.write(`start-up failed: ${err.message}\n`);
+    else process.stderr.write(`start-up failed: ${err.stack ?? err.message}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
   });
   const lines = [`visitor service up (roles: ${config.ROLES.join(',')})`];
-  if (service.gatewayUrl) lines.push(`  gateway      ${service.gatewayUrl}   (dashboard at /, snippet at /t.js)`);
+  if (service.gatewayUrl) lines.push(`  gateway      ${service.gatewayUrl}   (dashboard at /, snippet at /t.js)`, `               bound to ${service.gatewayBound}`);
   if (service.storeUrl) lines.push(`  CLICKHOUSE_URL=${service.storeUrl}   (for more processes and Grafana)`);
   lines.push(`  REDIS_URL=${service.redisUrl}`);
   if (service.demoAdminKeyFile) lines.push(`  demo admin key in ${service.demoAdminKeyFile}`);
