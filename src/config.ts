@@ -118,6 +118,11 @@ export const zCliEnv = z.object({
   VISITOR_KEY: z.string().min(1).optional(),
   /** File holding the admin key (e.g. DATA_DIR/credentials/demo/admin-key). */
   VISITOR_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Set by `npm run` to the directory it was run from (npm runs scripts in the package root):
+   * relative file names given to the CLI are resolved against it.
+   */
+  INIT_CWD: z.string().min(1).optional(),
 });
 
 export type CliConfig = Readonly<z.infer<typeof zCliEnv>>;

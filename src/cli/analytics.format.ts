@@ -1,5 +1,6 @@
 /** Shared formatting of the analytics CLI tables (people read these; `--json` is for machines). */
 import { readFileSync } from 'node:fs';
+import { formatJsonError } from '../json-error.js';
 import { UsageError, flag, type ParsedArgs } from './command.js';
 
 /** ISO time → `2026-11-20 08:15:02` (UTC). */
@@ -37,8 +38,9 @@ export function intFlag(args: ParsedArgs, name: string): number | undefined {
 }
 
 /**
- * JSON items from a file (or stdin with `-`): one object, an array, `{ "<key>": [ … ] }`, or
- * one JSON object per line.
+ * JSON items from a file (or stdin with `-`): one object, an array, `{ "<key>": [ … ] }`, or one
+ * JSON value per line (when the first line is JSON on its own). Broken JSON is a usage error
+ * naming the line and column.
  */
 export function readJsonItems(file: string, key: string): unknown[] {
   let text: string;
@@ -47,20 +49,43 @@ export function readJsonItems(file: string, key: string): unknown[] {
   } catch (err) {
     throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  const trimmed = text.trim();
-  if (!trimmed) return [];
-  try {
-    const v = JSON.parse(trimmed) as unknown;
-    if (Array.isArray(v)) return v;
-    if (v && typeof v === 'object' && Array.isArray((v as Record<string, unknown>)[key])) return (v as Record<string, unknown[]>)[key]!;
-    return [v];
-  } catch {
-    return trimmed.split('\n').filter((l) => l.trim()).map((l, i) => {
+  text = text.replace(/^\uFEFF/, '');
+  if (!text.trim()) return [];
+  const shown = file === '-' ? '(stdin)' : file;
+  const lines = text.split('\n');
+  const first = lines.findIndex((l) => l.trim());
+  const parses = (s: string) => {
+    try {
+      JSON.parse(s);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (lines.slice(first + 1).some((l) => l.trim()) && parses(lines[first]!)) {
+    const items: unknown[] = [];
+    lines.forEach((l, i) => {
+      if (!l.trim()) return;
       try {
-        return JSON.parse(l) as unknown;
-      } catch {
-        throw new UsageError(`${file}: line ${i + 1} is not JSON`);
+        items.push(JSON.parse(l));
+      } catch (err) {
+        throw new UsageError(formatJsonError(shown, l, err, i + 1));
       }
     });
+    return items;
   }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(formatJsonError(shown, text, err));
+  }
+  if (Array.isArray(v)) return v;
+  if (v && typeof v === 'object' && Array.isArray((v as Record<string, unknown>)[key])) return (v as Record<string, unknown[]>)[key]!;
+  return [v];
+}
+
+/** Cut prose (a page title) to `max` characters with `…`; ids are never cut. */
+export function clipText(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }

@@ -9,6 +9,26 @@ export class ApiError extends Error {
   }
 }
 
+/** The service did not answer at all (not running, wrong URL, firewall). */
+export class ServiceUnreachableError extends Error {
+  override name = 'ServiceUnreachableError';
+}
+
+/** `connection refused` from undici's `fetch failed` and the socket error it wraps. */
+function networkReason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const known: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'unknown host',
+    EAI_AGAIN: 'host name lookup failed',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'timed out',
+    EHOSTUNREACH: 'host unreachable',
+    UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  };
+  return (cause?.code && known[cause.code]) ?? cause?.code ?? cause?.message ?? (err as Error).message;
+}
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
@@ -21,7 +41,14 @@ export class ApiClient {
     const headers: Record<string, string> = {};
     if (this.key) headers.authorization = `Bearer ${this.key}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    } catch (err) {
+      throw new ServiceUnreachableError(
+        `cannot reach the service at ${url.origin} (${networkReason(err)}): is it running (npm start)? If it listens elsewhere, set VISITOR_URL or pass --url`,
+      );
+    }
     const text = await res.text();
     let parsed: unknown = text;
     try {

@@ -7,10 +7,16 @@ export interface ParsedArgs {
   flags: Record<string, string | true>;
 }
 
+export type Cell = string | number | null | undefined;
+
 /** What a command prints: JSON for machines (`--json`), a table for people. */
 export interface CommandOutput {
   json: unknown;
-  table?: { columns: string[]; rows: (string | number | null | undefined)[][] };
+  /**
+   * Cells are printed whole: ids, tokens and paths are there to be copied. Only the columns
+   * named in `clip` (prose such as page titles) are cut to fit.
+   */
+  table?: { columns: string[]; rows: Cell[][]; clip?: string[] };
   /** Extra lines printed under the table (people only). */
   notes?: string[];
 }
@@ -20,7 +26,13 @@ export interface CliCommand {
   name: string;
   summary: string;
   usage: string;
-  run(args: ParsedArgs, api: ApiClient, io: { stderr: NodeJS.WritableStream }): Promise<CommandOutput>;
+  run(args: ParsedArgs, api: ApiClient, io: CommandIo): Promise<CommandOutput>;
+}
+
+export interface CommandIo {
+  stderr: NodeJS.WritableStream;
+  /** Resolve a file name the user typed (relative to where they ran the CLI). */
+  resolvePath(file: string): string;
 }
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -43,10 +55,16 @@ export function flag(args: ParsedArgs, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Plain fixed-width table. */
-export function renderTable(columns: string[], rows: (string | number | null | undefined)[][]): string {
+/** Widest a clipped (prose) column gets. */
+const CLIP_WIDTH = 60;
+
+/** Plain fixed-width table; only the `clip` columns are ever cut (with `…`). */
+export function renderTable(columns: string[], rows: Cell[][], clip: readonly string[] = []): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
-  const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length))));
+  const widths = columns.map((c, i) => {
+    const w = Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length));
+    return clip.includes(c) ? Math.min(CLIP_WIDTH, w) : w;
+  });
   const line = (r: string[]) => r.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }

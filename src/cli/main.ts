@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { loadCliConfig } from '../config.js';
+import path from 'node:path';
+import { loadCliConfig, type CliConfig } from '../config.js';
 import { ApiClient, ApiError } from './api-client.js';
 import { parseArgs, renderTable, UsageError } from './command.js';
 import { COMMANDS } from './commands/index.js';
@@ -14,6 +15,33 @@ function usage(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(22)} ${c.summary}`),
   ];
   return lines.join('\n');
+}
+
+const FILE_PROBLEM: Record<string, string> = { ENOENT: 'does not exist', EACCES: 'is not readable (permission denied)', EISDIR: 'is a directory' };
+
+/**
+ * The admin key: --key, VISITOR_KEY, or the first line of --key-file / VISITOR_KEY_FILE. A key
+ * file that cannot be read is a one-line message saying which file and where keys come from.
+ */
+function adminKey(flags: Record<string, string | true>, env: CliConfig, resolvePath: (f: string) => string): string | undefined {
+  if (typeof flags.key === 'string') return flags.key;
+  const fromFlag = typeof flags['key-file'] === 'string' ? flags['key-file'] : undefined;
+  if (!fromFlag && env.VISITOR_KEY) return env.VISITOR_KEY;
+  const given = fromFlag ?? env.VISITOR_KEY_FILE;
+  if (!given) return undefined;
+  const file = resolvePath(given);
+  const source = fromFlag ? '--key-file' : 'VISITOR_KEY_FILE';
+  const help = "npm start (without ACCOUNTS_FILE) writes the demo account's key to DATA_DIR/credentials/demo/admin-key; otherwise pass an admin key with --key or VISITOR_KEY";
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    throw new UsageError(`admin key file ${file} (${source}) ${FILE_PROBLEM[code] ?? `cannot be read: ${code || (err as Error).message}`}; ${help}`);
+  }
+  const key = text.trim();
+  if (!key) throw new UsageError(`admin key file ${file} (${source}) is empty; ${help}`);
+  return key;
 }
 
 /** Run the CLI; returns the exit code (0 ok, 1 API error, 2 usage error). */
@@ -41,13 +69,25 @@ export async function runCli(argv: string[], io = { stdout: process.stdout, stde
     return 2;
   }
   const url = typeof args.flags.url === 'string' ? args.flags.url : env.VISITOR_URL;
-  const keyFile = typeof args.flags['key-file'] === 'string' ? args.flags['key-file'] : env.VISITOR_KEY_FILE;
-  const key = typeof args.flags.key === 'string' ? args.flags.key : (env.VISITOR_KEY ?? (keyFile ? readFileSync(keyFile, 'utf8').trim() : undefined));
+  if (!URL.canParse(url)) {
+    io.stderr.write(`visitor ${name}: --url ${url} is not a URL (like http://127.0.0.1:8080)\n`);
+    return 2;
+  }
+  // `npm run visitor` runs in the package root; names the user typed are relative to where they were.
+  const cwd = env.INIT_CWD ?? process.cwd();
+  const resolvePath = (file: string) => (file === '-' ? file : path.resolve(cwd, file));
+  let key: string | undefined;
   try {
-    const out = await cmd.run(args, new ApiClient(url, key), io);
+    key = adminKey(args.flags, env, resolvePath);
+  } catch (err) {
+    io.stderr.write(`visitor ${name}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  try {
+    const out = await cmd.run(args, new ApiClient(url, key), { stderr: io.stderr, resolvePath });
     if (args.flags.json || !out.table) io.stdout.write(`${JSON.stringify(out.json, null, 2)}\n`);
     else {
-      io.stdout.write(`${renderTable(out.table.columns, out.table.rows)}\n`);
+      io.stdout.write(`${renderTable(out.table.columns, out.table.rows, out.table.clip)}\n`);
       for (const n of out.notes ?? []) io.stdout.write(`${n}\n`);
     }
     return 0;

@@ -50,7 +50,10 @@ export interface JobStatus {
   step?: string;
   result: unknown;
   failedReason?: string;
+  /** Attempts that ended (failed or completed). */
   attemptsMade: number;
+  /** Attempts begun, the running one included (a stalled run restarted counts again). */
+  attemptsStarted: number;
   attempts: number;
   createdAt: string;
   processedAt?: string;
@@ -124,6 +127,7 @@ export class JobQueues {
       result: job.returnvalue ?? null,
       failedReason: job.failedReason || undefined,
       attemptsMade: job.attemptsMade,
+      attemptsStarted: job.attemptsStarted,
       attempts: job.opts.attempts ?? 1,
       createdAt: iso(job.timestamp) ?? '',
       processedAt: iso(job.processedOn),

@@ -31,7 +31,7 @@ export const backfillFromLogsCommand: CliCommand = {
     if (!file) throw new UsageError('a log file is required');
     let logs: string;
     try {
-      logs = await readFile(file, 'utf8');
+      logs = await readFile(io.resolvePath(file), 'utf8');
     } catch (err) {
       throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
     }

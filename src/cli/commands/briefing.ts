@@ -21,6 +21,7 @@ export const briefingCommand: CliCommand = {
           duration(p.dwellMs),
           p.pages.map((pg) => pg.title || pg.path).join(', ') + (p.pageCount > p.pages.length ? ` (+${p.pageCount - p.pages.length})` : ''),
         ]),
+        clip: ['looked at'],
       },
       notes: [`${out.people.length} people and visitors since ${shortTime(out.since)} UTC`],
     };

@@ -9,6 +9,7 @@ export interface JobStatusView {
   result: unknown;
   failedReason?: string;
   attemptsMade?: number;
+  attemptsStarted?: number;
   attempts?: number;
 }
 

@@ -37,6 +37,7 @@ export const liveVisitorsCommand: CliCommand = {
           v.segment ? `${v.segment}${v.crossSegment ? ` → ${v.pageSegment}` : ''}` : '',
           ago(v.joinedAt, now),
         ]),
+        clip: ['title'],
       },
       notes: [`${out.online} online${out.page ? ` on ${out.page}` : ''} (${out.authenticated} authenticated, ${out.anonymous} anonymous)${out.truncated ? `; showing ${out.visitors.length}` : ''}`],
     };

@@ -9,8 +9,9 @@ export const mintTokenCommand: CliCommand = {
   usage: [
     'usage: visitor mint-token <personId> [--ttl-days N | --ttl-ms N] [--json]',
     '',
-    'Prints { token, expiryMs }. Default lifetime 30 days, at most 365. Put the token in a click',
-    'link: /listings/<slug>/click?account=<account>&session=<session>&v=<token>&rec=<recId>',
+    'Prints the person, the expiry and the whole token ({ token, expiryMs, personId } with --json).',
+    'Default lifetime 30 days, at most 365. Put the token in a click link:',
+    '/listings/<slug>/click?account=<account>&session=<session>&v=<token>&rec=<recId>',
   ].join('\n'),
   async run(args, api) {
     const personId = args.positional[0];
@@ -22,9 +23,9 @@ export const mintTokenCommand: CliCommand = {
     if (days !== undefined) ttlMs = Math.round(Number(days) * DAY_MS);
     if (ms !== undefined) ttlMs = Number(ms);
     if (ttlMs !== undefined && (!Number.isFinite(ttlMs) || ttlMs <= 0)) throw new UsageError('the lifetime must be a positive number');
-    const r = await api.post<{ token: string; expiryMs: number }>('/api/tokens', { personId, ttlMs });
+    const r = await api.post<{ token: string; expiryMs: number; personId: string }>('/api/tokens', { personId, ttlMs });
     return {
-      json: { token: r.token, expiryMs: r.expiryMs },
+      json: { token: r.token, expiryMs: r.expiryMs, personId: r.personId },
       table: { columns: ['person', 'expires', 'token'], rows: [[personId, new Date(r.expiryMs).toISOString(), r.token]] },
     };
   },

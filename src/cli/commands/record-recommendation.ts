@@ -11,10 +11,10 @@ export const recordRecommendationCommand: CliCommand = {
     '       visitor record-recommendation --file recs.json\n\n' +
     'At least one of --session, --person, --visitor. The file holds one object, an array, { "recommendations": [ … ] }\n' +
     'or one object per line, each { listing, recId, sessionId?, personId?, visitorId?, ts? }. POST /api/recommendations.',
-  async run(args, api) {
+  async run(args, api, io) {
     const file = flag(args, 'file');
     let items: unknown[];
-    if (file) items = readJsonItems(file, 'recommendations');
+    if (file) items = readJsonItems(io.resolvePath(file), 'recommendations');
     else {
       const listing = flag(args, 'listing');
       const recId = flag(args, 'rec');

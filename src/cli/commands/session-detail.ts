@@ -1,6 +1,9 @@
 import type { SessionDetail } from '../../adapters/clickhouse/analytics.store.js';
 import { UsageError, type CliCommand } from '../command.js';
-import { duration, intFlag, shortTime } from '../analytics.format.js';
+import { clipText, duration, intFlag, shortTime } from '../analytics.format.js';
+
+/** Titles are prose and cut; the label, listing and rec ids after them are printed whole. */
+const TITLE_WIDTH = 40;
 
 export const sessionDetailCommand: CliCommand = {
   name: 'session-detail',
@@ -19,7 +22,7 @@ export const sessionDetailCommand: CliCommand = {
           shortTime(e.ts),
           e.type,
           e.path,
-          [e.title && `"${e.title}"`, e.label && `label=${e.label}`, e.depth && `depth=${e.depth}`, e.dwellMs && `dwell=${duration(e.dwellMs)}`, e.listing && `listing=${e.listing}`, e.recId && `rec=${e.recId}`]
+          [e.title && `"${clipText(e.title, TITLE_WIDTH)}"`, e.label && `label=${e.label}`, e.depth && `depth=${e.depth}`, e.dwellMs && `dwell=${duration(e.dwellMs)}`, e.listing && `listing=${e.listing}`, e.recId && `rec=${e.recId}`]
             .filter(Boolean)
             .join(' '),
         ]),
