@@ -48,7 +48,10 @@ export interface Service {
   redis: RedisClient;
   clickhouse?: ClickHouseClient;
   gateway?: GatewayServer;
+  /** The loopback (or configured host's) URL to reach the gateway from this machine. */
   gatewayUrl?: string;
+  /** What the gateway is bound to, for the start banner: `0.0.0.0:8080 = every interface (…)`. */
+  gatewayBound?: string;
   storeUrl?: string;
   flusher?: StreamFlusher;
   sweeper?: PresenceSweeper;
@@ -56,6 +59,19 @@ export interface Service {
   /** Where the demo account's admin key was written, when the demo account is in use. */
   demoAdminKeyFile?: string;
   stop(): Promise<void>;
+}
+
+const ALL_INTERFACES: Record<string, string> = { '0.0.0.0': '127.0.0.1', '::': '[::1]' };
+
+/** The URL to use on this machine, and a true account of what the listen socket accepts. */
+export function gatewayAddress(host: string, port: number): { gatewayUrl: string; gatewayBound: string } {
+  const loopback = ALL_INTERFACES[host];
+  const urlHost = loopback ?? (host.includes(':') ? `[${host}]` : host);
+  const bound = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    gatewayUrl: `http://${urlHost}:${port}`,
+    gatewayBound: loopback ? `${bound} = every interface, other machines included (HOST=127.0.0.1 keeps it on this one)` : bound,
+  };
 }
 
 async function loadAccounts(config: Config, log: Logger): Promise<{ accounts: Account[]; demoKeyFile?: string }> {
@@ -239,8 +255,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const gateway = await startGateway(ctx, modules, config.HOST, config.PORT);
       service.gateway = gateway;
       service.ctx = ctx;
-      const shownHost = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
-      service.gatewayUrl = `http://${shownHost}:${gateway.port}`;
+      Object.assign(service, gatewayAddress(config.HOST, gateway.port));
       // Closed first on stop: no new connections while the rest drains.
       closers.push(async () => {
         gateway.close();
