@@ -78,18 +78,18 @@ describe('values to copy are printed whole', () => {
     const body = JSON.parse(json.out) as { token: string; expiryMs: number; personId: string };
     expect(body.personId).toBe(person);
     expect(body.token).toMatch(new RegExp(`^v1\\.${person}\\.${body.expiryMs}\\.`));
-  }, 30_000);
+  }, 90_000);
 
   it('live-visitors: a long visitor id whole; only the title (prose) is cut', async () => {
     const visitorId = `v-${'a'.repeat(100)}`;
     const title = `A very long listing title ${'that goes on '.repeat(10)}`;
     expect((await postEvent(t.url, beacon(t.account.id, { visitorId, path: '/long', title }), { origin: t.account.origin })).status).toBe(204);
-    await eventually(async () => (await visitor(['live-visitors', '--json'], asAdmin())).out.includes(visitorId), 15_000, 200);
+    await eventually(async () => (await visitor(['live-visitors', '--json'], asAdmin())).out.includes(visitorId), 45_000, 200);
     const run = await visitor(['live-visitors'], asAdmin());
     expect(run.code).toBe(0);
     expect(run.out).toContain(`anon ${visitorId}`);
     expect(run.out).toContain(`${title.slice(0, 59)}…`);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('errors say what to do, in one line', () => {
@@ -105,7 +105,7 @@ describe('errors say what to do, in one line', () => {
     expect(viaFlag.code).toBe(2);
     expectOneLineNoStack(viaFlag.err);
     expect(viaFlag.err).toContain(`admin key file ${path.join(dir, 'nope')} (--key-file) does not exist`);
-  }, 30_000);
+  }, 90_000);
 
   it('a relative key file is found from where `npm run` was started (INIT_CWD), not the package root', async () => {
     await writeFile(path.join(dir, 'admin-key'), `${t.account.adminKey}\n`);
@@ -113,7 +113,7 @@ describe('errors say what to do, in one line', () => {
     expect(run.err).toBe('');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.out)).toMatchObject({ account: t.account.id });
-  }, 30_000);
+  }, 90_000);
 
   it('an unreachable service: the URL, the reason and the fix; exit 1', async () => {
     const port = await freePort();
@@ -123,7 +123,7 @@ describe('errors say what to do, in one line', () => {
     expect(run.err).toBe(
       `visitor online: cannot reach the service at http://127.0.0.1:${port} (connection refused): is it running (npm start)? If it listens elsewhere, set VISITOR_URL or pass --url\n`,
     );
-  }, 30_000);
+  }, 90_000);
 
   it('a broken events file: its line and column', async () => {
     const file = path.join(dir, 'broken.ndjson');
@@ -132,7 +132,7 @@ describe('errors say what to do, in one line', () => {
     expect(run.code).toBe(2);
     expect(run.err).toContain(`${file}:2:18: not valid JSON: Expected double-quoted property name`);
     expect(run.err).not.toMatch(/^\s+at /m);
-  }, 30_000);
+  }, 90_000);
 });
 
 describe('event-ingest', () => {
@@ -156,7 +156,7 @@ describe('event-ingest', () => {
     // A later event through the same stream: once it is stored, everything before it is too.
     const marker = randomId('s-marker');
     expect((await postEvent(t.url, beacon(t.account.id, { sessionId: marker }), { origin: t.account.origin })).status).toBe(204);
-    await eventually(async () => (await rows(t.ch, 'SELECT 1 FROM events WHERE session_id = {s:String}', { s: marker })).length === 1, 15_000, 100);
+    await eventually(async () => (await rows(t.ch, 'SELECT 1 FROM events WHERE session_id = {s:String}', { s: marker })).length === 1, 30_000, 100);
     const stored = await rows<{ type: string; n: string }>(t.ch, 'SELECT type, count() AS n FROM events WHERE session_id = {s:String} GROUP BY type ORDER BY type', { s: session });
     expect(stored.map((r) => [r.type, Number(r.n)])).toEqual([
       ['pageview', 1],
@@ -183,7 +183,7 @@ describe('session-detail', () => {
       body: JSON.stringify({ events }),
     });
     expect(res.status).toBe(200);
-    await eventually(async () => (await rows(t.ch, 'SELECT 1 FROM events WHERE session_id = {s:String}', { s: session })).length === 4, 15_000, 100);
+    await eventually(async () => (await rows(t.ch, 'SELECT 1 FROM events WHERE session_id = {s:String}', { s: session })).length === 4, 30_000, 100);
 
     const json = await visitor(['session-detail', session, '--json'], asAdmin());
     expect(json.code).toBe(0);

@@ -67,7 +67,7 @@ describe('job-status', () => {
       { connection, prefix: bullPrefix(t.service.keys) },
     );
     try {
-      await eventually(async () => JSON.parse((await visitor(['job-status', jobId, '--json'])).out).state === 'active', 20_000, 200);
+      await eventually(async () => JSON.parse((await visitor(['job-status', jobId, '--json'])).out).state === 'active', 45_000, 200);
       const running = await visitor(['job-status', jobId]);
       expect(running.code).toBe(0);
       expect(running.out).toMatch(new RegExp(`${jobId}\\s+active\\s+\\d+%\\s+1 of 5, running`));
@@ -75,7 +75,7 @@ describe('job-status', () => {
       expect(json).toMatchObject({ state: 'active', attemptsMade: 0, attemptsStarted: 1, attempts: 5 });
 
       release();
-      await eventually(async () => JSON.parse((await visitor(['job-status', jobId, '--json'])).out).state === 'completed', 20_000, 200);
+      await eventually(async () => JSON.parse((await visitor(['job-status', jobId, '--json'])).out).state === 'completed', 45_000, 200);
       expect((await visitor(['job-status', jobId])).out).toMatch(new RegExp(`${jobId}\\s+completed\\s+100%\\s+1 of 5`));
     } finally {
       release();
