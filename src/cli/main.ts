@@ -20,8 +20,9 @@ function usage(): string {
 const FILE_PROBLEM: Record<string, string> = { ENOENT: 'does not exist', EACCES: 'is not readable (permission denied)', EISDIR: 'is a directory' };
 
 /**
- * The admin key: --key, VISITOR_KEY, or the first line of --key-file / VISITOR_KEY_FILE. A key
- * file that cannot be read is a one-line message saying which file and where keys come from.
+ * The admin key: --key, else the content of --key-file, else VISITOR_KEY, else the content of
+ * VISITOR_KEY_FILE (a flag beats the environment). A key file that cannot be read is a one-line
+ * message saying which file and where keys come from.
  */
 function adminKey(flags: Record<string, string | true>, env: CliConfig, resolvePath: (f: string) => string): string | undefined {
   if (typeof flags.key === 'string') return flags.key;
