@@ -162,12 +162,13 @@ export function erasePersonProcessor(deps: ErasureDeps) {
 
     await progress(25, 'removing rows still in the stream');
     const lateVisitors = new Set<string>();
-    const streamEntries = await deps.erased.sweepStream(account, (row) => {
+    const swept = await deps.erased.sweepStream(account, (row) => {
       if (!rowBelongs(row, personId, visitors, sessions)) return false;
       // A device bound in a row not yet flushed is the person's too.
       if (row.person_id === personId && typeof row.visitor_id === 'string' && row.visitor_id && !visitors.has(row.visitor_id)) lateVisitors.add(row.visitor_id);
       return true;
     });
+    const streamEntries = swept.removed;
     if (lateVisitors.size) {
       for (const v of lateVisitors) visitors.add(v);
       await deps.erased.mark(account, personId, [...lateVisitors], started);
@@ -218,7 +219,12 @@ export function erasePersonProcessor(deps: ErasureDeps) {
     // the job's hash either. Nothing after this needs the id.
     await job.updateData({ ...parsed.data, personId: '' });
     await progress(94, 'rewriting the Redis append-only file');
-    const aof: AofOutcome = deps.rewriteAof ? await deps.rewriteAof(deps.signal) : 'off';
+    let aof: AofOutcome = deps.rewriteAof ? await deps.rewriteAof(deps.signal) : 'off';
+    if (swept.leftInMemory && aof === 'rewritten') {
+      // The rewrite copied the flagged entries of a stream too long to rebuild.
+      deps.log.warn({ account, job: job.id, entries: swept.leftInMemory }, '[erasure] stream too long to rebuild; removed entries stay in Redis until it drains');
+      aof = 'failed';
+    }
 
     const totalRows = Object.values(counts).reduce((a, b) => a + b, 0);
     const reach = outsideReach(deps.rawLogIds ?? false);

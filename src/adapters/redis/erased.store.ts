@@ -1,9 +1,26 @@
 import type { IdKind, Pseudonyms } from '../../domain/pseudonym.js';
 import type { RedisClient } from './client.js';
 import { FLUSH_GROUP, type RedisKeys } from './keys.js';
+import { callScript } from './scripts.js';
 
 /** Redis variadic commands are chunked so one call never carries an unbounded argument list. */
 const CHUNK = 1000;
+/**
+ * Longest stream rebuilt after a sweep (one script, so Redis waits for it: about a second per
+ * 100k entries). A longer one is a backlog of an outage; its flagged entries go once drained.
+ */
+const COMPACT_MAX = 100_000;
+
+export interface SweepResult {
+  /** Entries removed. */
+  removed: number;
+  /**
+   * Removed entries still in Redis memory: a stream too long to rebuild keeps them flagged in
+   * its listpack nodes (XDEL frees a node only once all its entries are gone), and an AOF
+   * rewrite or snapshot would copy them.
+   */
+  leftInMemory: number;
+}
 
 /** The part of a flusher row the erasure filter reads (structural: adapters do not import workers). */
 export interface FilterableRow {
@@ -163,10 +180,19 @@ export class ErasedStore {
   /**
    * Remove the rows of one account that `belongs` picks from its event stream, now: XACK (for a
    * consumer that already read them; its filter still drops them at flush) and XDEL. The
-   * account's dead-letter stream (rows ClickHouse refused) is cleaned the same way. Returns how many.
+   * account's dead-letter stream (rows ClickHouse refused) is cleaned the same way. A stream
+   * that lost entries is then rebuilt from its live ones (redis/stream-compact-1.lua).
    */
-  async sweepStream(account: string, belongs: (row: Record<string, unknown>) => boolean): Promise<number> {
-    return (await this.#sweep(this.keys.eventStream(account), belongs)) + (await this.#sweep(this.keys.deadLetters(account), belongs));
+  async sweepStream(account: string, belongs: (row: Record<string, unknown>) => boolean): Promise<SweepResult> {
+    const out: SweepResult = { removed: 0, leftInMemory: 0 };
+    for (const stream of [this.keys.eventStream(account), this.keys.deadLetters(account)]) {
+      const removed = await this.#sweep(stream, belongs);
+      out.removed += removed;
+      // XDEL only flags the entries: rebuild the stream so their bytes leave memory, and so the
+      // AOF rewrite that follows the erasure.
+      if (removed && Number(await callScript(this.redis, 'streamCompact', [stream], [COMPACT_MAX])) < 0) out.leftInMemory += removed;
+    }
+    return out;
   }
 
   async #sweep(stream: string, belongs: (row: Record<string, unknown>) => boolean): Promise<number> {
