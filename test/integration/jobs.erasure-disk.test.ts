@@ -58,9 +58,7 @@ async function waitDone(svc: TestService, key: string, jobId: string): Promise<{
     const res = await fetch(`${svc.url}/api/jobs/${jobId}`, { headers: { authorization: `Bearer ${key}` } });
     const s = (await res.json()) as { state: string; result: ErasureResult; failedReason?: string };
     expect(s.state, s.failedReason).not.toBe('failed');
-    // The status route reads the job before its state: right at completion it may say
-    // `completed` with the result not read yet; the next poll has it.
-    return s.state === 'completed' && s.result ? s : undefined;
+    return s.state === 'completed' ? s : undefined;
   }, 90_000);
 }
 

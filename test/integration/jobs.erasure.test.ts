@@ -104,7 +104,7 @@ async function redisMentions(prefix: string, account: string, ids: readonly stri
 }
 
 describe('erasure of a person', () => {
-  it('removes every row of the person, their visitors and sessions (stream included), keeps everything else, revokes tokens, and is idempotent', async () => {
+  it('removes every row of the person, their visitors and sessions (stream included), keeps everything else, revokes tokens, and is idempotent', { timeout: 120_000 }, async () => {
     const s1 = await startTestService({ redisUrl: redis.url, accounts: [`er-${uid()}`, `eb-${uid()}`], env: { TOKEN_REVOCATION_CACHE_MS: '0', JOB_BACKOFF_MS: '100' } });
     live = first = s1;
     const A = s1.accounts[0]!;
