@@ -92,6 +92,12 @@ export const zEnv = z.object({
    * rejected everywhere at most this long after it. @defaultValue 2000
    */
   TOKEN_REVOCATION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  /**
+   * How log lines name persons and visitors: `pseudonym` (`person=ps_…`, a keyed hash, stable
+   * per id) keeps ids out of log files, which erasure cannot reach; `raw` writes the ids.
+   * @defaultValue pseudonym
+   */
+  LOG_PERSON_IDS: z.enum(['pseudonym', 'raw']).default('pseudonym'),
 });
 
 export type Config = Readonly<z.infer<typeof zEnv>>;

@@ -26,6 +26,9 @@ import { presenceRoutes } from './gateway/presence.routes.js';
 import { LiveHub, liveRoutes } from './gateway/live.ws.js';
 import { PresenceSweeper } from '../workers/presence/presence.sweeper.js';
 import { TokenSecretStore } from './adapters/secrets/token-secret.store.js';
+import { loadPseudonyms } from './adapters/secrets/pseudonym-key.store.js';
+import { ErasedStore } from './adapters/redis/erased.store.js';
+import type { Pseudonyms } from './domain/pseudonym.js';
 import { IdentityMergeReporter, IdentityService } from './identity/index.js';
 import { identityRoutes } from './gateway/identity.routes.js';
 import { bootJobWorkers } from '../workers/jobs/boot.js';
@@ -46,6 +49,8 @@ export interface Service {
   redisUrl: string;
   keys: RedisKeys;
   redis: RedisClient;
+  /** Keyed hashes of this data dir (erasure marks, log pseudonyms). */
+  ids: Pseudonyms;
   clickhouse?: ClickHouseClient;
   gateway?: GatewayServer;
   /** The loopback (or configured host's) URL to reach the gateway from this machine. */
@@ -103,6 +108,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
   try {
     const { accounts: accountList, demoKeyFile } = await loadAccounts(config, log);
     const accounts = new AccountRegistry(accountList);
+    const ids = await loadPseudonyms(config.DATA_DIR, config.LOG_PERSON_IDS);
     const metrics = new Metrics()
       .describe('visitor_events_accepted_total', 'counter', 'Events accepted into the stream')
       .describe('visitor_events_rejected_total', 'counter', 'Requests rejected, by reason')
@@ -136,7 +142,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       await migrate(clickhouse, log.child({ module: 'migrate' }), { cluster: config.CLICKHOUSE_CLUSTER });
     }
 
-    const service: Service = { config, log, accounts, redisUrl: redisUrl ?? `cluster:${config.REDIS_CLUSTER_NODES}`, keys, redis, clickhouse, stop, demoAdminKeyFile: demoKeyFile };
+    const service: Service = { config, log, accounts, redisUrl: redisUrl ?? `cluster:${config.REDIS_CLUSTER_NODES}`, keys, redis, ids, clickhouse, stop, demoAdminKeyFile: demoKeyFile };
     const readiness = new Map<string, () => Promise<string | undefined>>();
     readiness.set('redis', async () => ((await redis.ping()) === 'PONG' ? undefined : 'no PONG'));
     const rows = new RowStream(redis, keys, config.STREAM_CAP);
@@ -178,10 +184,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       });
       // BullMQ jobs (erasure, backfill). The erasure filter is on before the first flush, so rows
       // of an erased person that waited in the stream through a restart are still dropped.
-      const jobWorkers = bootJobWorkers({ config, log: log.child({ module: 'jobs' }), ch: clickhouse!, redis, keys, redisUrl, clusterNodes });
+      const jobWorkers = bootJobWorkers({ config, log: log.child({ module: 'jobs' }), ch: clickhouse!, redis, keys, redisUrl, clusterNodes, ids });
       flusher.addFilter(jobWorkers.erased.filter);
       // Identity: notes the edge rows this flusher inserts and logs each merge once they settle.
-      const mergeReporter = new IdentityMergeReporter(redis, clickhouse!, keys, log.child({ module: 'identity' }));
+      const mergeReporter = new IdentityMergeReporter(redis, clickhouse!, keys, log.child({ module: 'identity' }), jobWorkers.erased, ids);
       flusher.addFilter(mergeReporter.filter);
       mergeReporter.start();
       flusher.start();
@@ -211,6 +217,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         redis: gwRedis,
         keys,
         secrets: new TokenSecretStore(config.DATA_DIR),
+        erased: new ErasedStore(gwRedis, keys, ids),
+        ids,
         log: log.child({ module: 'identity' }),
         revocationCacheMs: config.TOKEN_REVOCATION_CACHE_MS,
       });
@@ -243,6 +251,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         ch: clickhouse!,
         rows: new RowStream(gwRedis, keys, config.STREAM_CAP),
         ipHasher,
+        ids,
         metrics,
         rateLimiter,
         handlerOpts: { maxBodyBytes: config.MAX_BODY_BYTES, trustProxy: config.TRUST_PROXY },

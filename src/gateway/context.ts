@@ -10,6 +10,7 @@ import type { RowStream, StreamRow } from '../adapters/redis/row-stream.js';
 import type { IpHasher } from '../adapters/redis/ip-salt.js';
 import type { JobQueues } from '../adapters/queues/job-queues.js';
 import type { StoredEvent } from '../domain/stored-event.js';
+import type { Pseudonyms } from '../domain/pseudonym.js';
 import type { HandlerOptions } from './http.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -44,6 +45,8 @@ export interface GatewayContext {
   ch: ClickHouseClient;
   rows: RowStream;
   ipHasher: IpHasher;
+  /** How log lines name persons and visitors: `ctx.ids.personLogId(account, id)` for `person=`. */
+  ids: Pseudonyms;
   metrics: Metrics;
   rateLimiter: RateLimiter;
   handlerOpts: HandlerOptions;

@@ -94,7 +94,8 @@ export function identityRoutes(identity: IdentityService): RouteModule {
             if (res.ok) {
               person = res.personId;
               headers['set-cookie'] = tokenCookie(token);
-              ctx.log.info({ account: account.id, person }, `[token-bind] accept ${kv({ account: account.id, person, via: 'click' })}`);
+              const shown = ctx.ids.personLogId(account.id, person);
+              ctx.log.info({ account: account.id, person: shown }, `[token-bind] accept ${kv({ account: account.id, person: shown, via: 'click' })}`);
             } else identity.logReject(account.id, res.reason, 'click', token, now);
           }
           person ??= await identity.personFromCookie(account, cookies.get(TOKEN_COOKIE), now);
@@ -119,7 +120,8 @@ export function identityRoutes(identity: IdentityService): RouteModule {
         const account = requireAdmin(ctx, req);
         const body = await jsonBody(req, zMintTokenBody);
         const minted = await identity.mint(account, body.personId, body.ttlMs ?? DEFAULT_TOKEN_TTL_MS, Date.now());
-        ctx.log.info({ account: account.id, person: body.personId, expiryMs: minted.expiryMs }, `[token-mint] ${kv({ account: account.id, person: body.personId, expiry: new Date(minted.expiryMs).toISOString() })}`);
+        const shown = ctx.ids.personLogId(account.id, body.personId);
+        ctx.log.info({ account: account.id, person: shown, expiryMs: minted.expiryMs }, `[token-mint] ${kv({ account: account.id, person: shown, expiry: new Date(minted.expiryMs).toISOString() })}`);
         reply.json(200, { token: minted.token, expiryMs: minted.expiryMs, personId: body.personId });
       }),
     );
@@ -137,10 +139,9 @@ export function identityRoutes(identity: IdentityService): RouteModule {
           ctx.log.error({ err }, 'stream append failed');
           throw Object.assign(new StoreUnavailableError('event store unavailable, retry later'), { retryAfter: 1 });
         }
-        ctx.log.info(
-          { account: account.id, visitor: body.visitorId, person: body.personId },
-          `[identify] ${kv({ account: account.id, visitor: body.visitorId, person: body.personId, confidence: body.confidence })}`,
-        );
+        const visitor = ctx.ids.visitorLogId(account.id, body.visitorId);
+        const person = ctx.ids.personLogId(account.id, body.personId);
+        ctx.log.info({ account: account.id, visitor, person }, `[identify] ${kv({ account: account.id, visitor, person, confidence: body.confidence })}`);
         reply.json(202, { visitorId: body.visitorId, personId: body.personId, source: 'identify', confidence: body.confidence, ts: now });
       }),
     );

@@ -3,10 +3,12 @@ import { kv, type Logger } from '../logger.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
 import type { RedisClient } from '../adapters/redis/client.js';
 import type { RedisKeys } from '../adapters/redis/keys.js';
+import type { ErasedStore } from '../adapters/redis/erased.store.js';
 import type { StreamRow } from '../adapters/redis/row-stream.js';
 import type { TokenSecretStore } from '../adapters/secrets/token-secret.store.js';
 import type { IngestIdentity } from '../gateway/context.js';
 import type { StoredEvent } from '../domain/stored-event.js';
+import type { Pseudonyms } from '../domain/pseudonym.js';
 import { PersonErasedError } from '../errors.js';
 import { expiryFor, MAX_TOKEN_TTL_MS, revokedByErasure, signToken, verifyToken, type RejectReason, type TokenCheck } from '../domain/visitor-token.js';
 import { chTimeMs, edgeRow, type EdgeSource } from './edge.js';
@@ -47,6 +49,10 @@ export interface IdentityServiceDeps {
   redis: RedisClient;
   keys: RedisKeys;
   secrets: TokenSecretStore;
+  /** Erasure marks: the token revocation list. */
+  erased: ErasedStore;
+  /** How log lines name persons and visitors. */
+  ids: Pseudonyms;
   log: Logger;
   /** See config TOKEN_REVOCATION_CACHE_MS. */
   revocationCacheMs: number;
@@ -71,9 +77,7 @@ export class IdentityService implements IngestIdentity {
     const k = `${account}\u0000${person}`;
     const hit = this.#erasedAt.get(k, now);
     if (hit !== undefined) return hit ?? undefined;
-    const raw = await this.deps.redis.hget(this.deps.keys.erasedPersons(account), person);
-    const at = raw === null ? null : Number(raw);
-    const value = at !== null && Number.isFinite(at) ? at : null;
+    const value = (await this.deps.erased.erasedAt(account, person)) ?? null;
     if (this.deps.revocationCacheMs > 0) this.#erasedAt.set(k, value, now + this.deps.revocationCacheMs);
     return value ?? undefined;
   }
@@ -142,7 +146,9 @@ export class IdentityService implements IngestIdentity {
     if (claimed !== 'OK') return undefined;
     if (current) {
       // Newest wins: the new edge becomes the visitor's person; the old edge stays as history.
-      this.deps.log.info({ account, visitor, from: current.person, to: person }, `[token-bind] rebind ${kv({ account, visitor, from: current.person, to: person })}`);
+      const { ids } = this.deps;
+      const fields = { account, visitor: ids.visitorLogId(account, visitor), from: ids.personLogId(account, current.person), to: ids.personLogId(account, person) };
+      this.deps.log.info(fields, `[token-bind] rebind ${kv(fields)}`);
     }
     return { table: TABLES.identityEdges, row: edgeRow(account, visitor, person, source, confidence, tsMs) };
   }

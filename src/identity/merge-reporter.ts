@@ -5,6 +5,8 @@ import { TABLES } from '../adapters/clickhouse/tables.js';
 import { callScript } from '../adapters/redis/scripts.js';
 import { FLUSH_GROUP, type RedisKeys } from '../adapters/redis/keys.js';
 import type { RedisClient } from '../adapters/redis/client.js';
+import type { ErasedStore } from '../adapters/redis/erased.store.js';
+import type { Pseudonyms } from '../domain/pseudonym.js';
 import type { FlushRow, RowFilter } from '../../workers/flush/stream.flusher.js';
 import { asEdgeRow, type EdgeSource } from './edge.js';
 import { BINDING_TTL_S, parseBinding } from './identity.service.js';
@@ -50,6 +52,8 @@ export class IdentityMergeReporter {
     private readonly ch: ClickHouseClient,
     private readonly keys: RedisKeys,
     private readonly log: Logger,
+    private readonly erased: ErasedStore,
+    private readonly ids: Pseudonyms,
     opts: MergeReporterOptions = {},
   ) {
     this.#pollMs = opts.pollMs ?? 200;
@@ -128,14 +132,15 @@ export class IdentityMergeReporter {
 
   async #report(p: PendingMerge): Promise<void> {
     // An erasure that came after the edge removed it (or its flush filter dropped it): no merge.
-    const erasedAt = await this.redis.hget(this.keys.erasedPersons(p.account), p.person);
-    if (erasedAt !== null && Number(erasedAt) >= p.tsMs) return;
+    const erasedAt = await this.erased.erasedAt(p.account, p.person);
+    if (erasedAt !== undefined && erasedAt >= p.tsMs) return;
     const sessions = await this.#countSessions(p);
     const [changed, previous] = (await callScript(this.redis, 'identityConfirm', [this.keys.identityBinding(p.account, p.visitor)], [p.tsMs, p.person, BINDING_TTL_S])) as [number, string];
     const prev = parseBinding(previous)?.person;
     // Unchanged (a replay, an older edge, or the same person again, e.g. an identify of a bound pair): no merge.
     if (changed !== 1 || prev === p.person) return;
-    const fields = { account: p.account, person: p.person, visitor: p.visitor, sessions, source: p.source, previous: prev };
+    const { ids } = this;
+    const fields = { account: p.account, person: ids.personLogId(p.account, p.person), visitor: ids.visitorLogId(p.account, p.visitor), sessions, source: p.source, previous: ids.personLogId(p.account, prev) };
     this.log.info(fields, `[anonvisitor-merge] ${kv(fields)}`);
   }
 

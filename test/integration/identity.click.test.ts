@@ -147,7 +147,7 @@ describe('GET /listings/:slug/click', () => {
   it('rejects the tokens of an erased person as revoked, and refuses to mint new ones for them', async () => {
     const token = await tokenFor(A, 'p-erased');
     expect((await click('x', { account: A.id, v: token })).headers.get('set-cookie')).not.toBeNull();
-    await t.service.redis.hset(t.service.keys.erasedPersons(A.id), 'p-erased', String(Date.now()));
+    await t.service.redis.hset(t.service.keys.erasedPersons(A.id), t.service.ids.mark(A.id, 'person', 'p-erased'), String(Date.now()));
     const res = await click('x', { account: A.id, v: token });
     expect(res.status).toBe(302);
     expect(res.headers.get('set-cookie')).toBeNull();

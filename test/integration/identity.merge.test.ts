@@ -59,7 +59,10 @@ async function send(events: Record<string, unknown>[], cookie?: string): Promise
   expect(res.status).toBe(204);
 }
 
-const mergeLine = (person: string, visitor: string) => () => t.messages().find((m) => m.startsWith(`[anonvisitor-merge] account=${A.id} person=${person} visitor=${visitor} `));
+// Log lines name persons and visitors by keyed pseudonyms (LOG_PERSON_IDS=pseudonym, the default).
+const ps = (person: string) => t.service.ids.personLogId(A.id, person)!;
+const vs = (visitor: string) => t.service.ids.visitorLogId(A.id, visitor)!;
+const mergeLine = (person: string, visitor: string) => () => t.messages().find((m) => m.startsWith(`[anonvisitor-merge] account=${A.id} person=${ps(person)} visitor=${vs(visitor)} `));
 
 /** Sessions attributed to a person, resolved the way person-level queries do: the visitor's newest edge (argMax by ts), else the cookie's person. */
 async function personSessions(person: string): Promise<{ session_id: string; visitor_id: string; raw_persons: string[]; before_edge: number }[]> {
@@ -115,7 +118,7 @@ describe('binding a browser to a person', () => {
       flusher.start();
     }
     const line = await eventually(mergeLine('p-ret', V));
-    expect(line).toBe(`[anonvisitor-merge] account=${A.id} person=p-ret visitor=${V} sessions=2 source=token`);
+    expect(line).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-ret')} visitor=${vs(V)} sessions=2 source=token`);
 
     const sessions = await personSessions('p-ret');
     expect(sessions.map((s) => s.session_id)).toEqual([s1, s2, s3].sort());
@@ -132,7 +135,7 @@ describe('binding a browser to a person', () => {
     await send([beacon(A.id, { visitorId: V, sessionId: later, path: '/c' }), beacon(A.id, { visitorId: V, sessionId: later, path: '/d' })], cookie);
     await eventually(async () => (await personSessions('p-ret')).some((s) => s.session_id === later));
     expect(await edgeRowsFlushed()).toBe(flushedBefore);
-    expect(t.messages().filter((m) => m.startsWith(`[anonvisitor-merge] account=${A.id} person=p-ret visitor=${V} `))).toHaveLength(1);
+    expect(t.messages().filter((m) => m.startsWith(`[anonvisitor-merge] account=${A.id} person=${ps('p-ret')} visitor=${vs(V)} `))).toHaveLength(1);
   });
 
   it('cross-device: a second browser bound to the same person shows as the same person', async () => {
@@ -147,8 +150,8 @@ describe('binding a browser to a person', () => {
     await send([beacon(A.id, { visitorId: laptop, sessionId: randomId('l2'), path: '/z' })], cookie);
     // Phone: the snippet's mxy_a cookie names the visitor on the click itself, which binds it.
     await clickLink(token, p2, `mxy_a=${phone}`);
-    expect(await eventually(mergeLine('p-multi', laptop))).toBe(`[anonvisitor-merge] account=${A.id} person=p-multi visitor=${laptop} sessions=1 source=token`);
-    expect(await eventually(mergeLine('p-multi', phone))).toBe(`[anonvisitor-merge] account=${A.id} person=p-multi visitor=${phone} sessions=1 source=token`);
+    expect(await eventually(mergeLine('p-multi', laptop))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-multi')} visitor=${vs(laptop)} sessions=1 source=token`);
+    expect(await eventually(mergeLine('p-multi', phone))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-multi')} visitor=${vs(phone)} sessions=1 source=token`);
 
     const sessions = await personSessions('p-multi');
     expect(new Set(sessions.map((s) => s.visitor_id))).toEqual(new Set([laptop, phone]));
@@ -174,12 +177,12 @@ describe('binding a browser to a person', () => {
     await send([beacon(A.id, { visitorId: V, sessionId: s0, path: '/shared-computer' })]);
     const first = `mxy_v=${await tokenFor(A, 'p-first')}`;
     await send([beacon(A.id, { visitorId: V, sessionId: randomId('s'), path: '/1' })], first);
-    expect(await eventually(mergeLine('p-first', V))).toBe(`[anonvisitor-merge] account=${A.id} person=p-first visitor=${V} sessions=1 source=token`);
+    expect(await eventually(mergeLine('p-first', V))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-first')} visitor=${vs(V)} sessions=1 source=token`);
 
     const second = `mxy_v=${await tokenFor(A, 'p-second')}`;
     await send([beacon(A.id, { visitorId: V, sessionId: randomId('s'), path: '/2' })], second);
-    expect(t.messages()).toContain(`[token-bind] rebind account=${A.id} visitor=${V} from=p-first to=p-second`);
-    expect(await eventually(mergeLine('p-second', V))).toBe(`[anonvisitor-merge] account=${A.id} person=p-second visitor=${V} sessions=2 source=token previous=p-first`);
+    expect(t.messages()).toContain(`[token-bind] rebind account=${A.id} visitor=${vs(V)} from=${ps('p-first')} to=${ps('p-second')}`);
+    expect(await eventually(mergeLine('p-second', V))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-second')} visitor=${vs(V)} sessions=2 source=token previous=${ps('p-first')}`);
 
     expect((await edgesOf(V)).map((e) => e.person_id)).toEqual(['p-first', 'p-second']);
     const current = await rows<{ p: string }>(t.ch, 'SELECT argMax(person_id, ts) AS p FROM identity_edges WHERE account_id = {a:String} AND visitor_id = {v:String}', { a: A.id, v: V });
@@ -202,7 +205,7 @@ describe('POST /api/identify', () => {
     });
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ visitorId: V, personId: 'p-login', source: 'identify', confidence: 0.75 });
-    expect(await eventually(mergeLine('p-login', V))).toBe(`[anonvisitor-merge] account=${A.id} person=p-login visitor=${V} sessions=2 source=identify`);
+    expect(await eventually(mergeLine('p-login', V))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-login')} visitor=${vs(V)} sessions=2 source=identify`);
     expect(await edgesOf(V)).toEqual([{ person_id: 'p-login', source: 'identify', confidence: 0.75 }]);
     expect((await personSessions('p-login')).length).toBe(2);
   });

@@ -75,7 +75,7 @@ describe('backfill from logs', () => {
 
     // An erased person's lines must not come back.
     const keys = new RedisKeys(gw.config.REDIS_PREFIX);
-    await client.hset(keys.erasedPersons(A.id), 'p-gone', String(Date.now()));
+    await client.hset(keys.erasedPersons(A.id), gw.service.ids.mark(A.id, 'person', 'p-gone'), String(Date.now()));
 
     const log = [
       `${iso(-5)} [property-recommended] account=${A.id} session=s1 listing=l1 rec=r0`, // before window

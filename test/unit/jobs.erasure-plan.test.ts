@@ -1,5 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { columnShape, countSql, deleteSql, personCondition, planErasure, rowBelongs, sessionsQuery, visitorsQuery, type ColumnInfo } from '../../src/domain/erasure-plan.js';
+import {
+  columnShape,
+  countSql,
+  deleteSql,
+  outsideReach,
+  personCondition,
+  planErasure,
+  rowBelongs,
+  sessionsQuery,
+  stagingCreateSql,
+  stagingDropSql,
+  stagingInsertSql,
+  stagingTable,
+  visitorsQuery,
+  type ColumnInfo,
+} from '../../src/domain/erasure-plan.js';
 
 function table(name: string, engine: string, cols: Record<string, string>): ColumnInfo[] {
   return Object.entries(cols).map(([n, type]) => ({ table: name, name: n, type, engine }));
@@ -48,24 +63,41 @@ describe('erasure plan', () => {
     });
   });
 
-  it('builds parameterised statements only', () => {
+  it('names ids only through the staging table: the account is the one parameter of a delete', () => {
     const plan = planErasure(SCHEMA);
+    const st = stagingTable('0123456789abcdef');
+    expect(st).toBe('erase_ids_0123456789abcdef');
+    expect(() => stagingTable('x`; DROP TABLE events')).toThrow();
     const people = plan.targets.find((t) => t.table === 'people_latest')!;
-    expect(personCondition(people)).toBe(
-      'account_id = {account:String} AND (finalizeAggregation(`person_id`) = {person:String} OR `visitor_id` IN {visitors:Array(String)})',
+    expect(personCondition(people, st)).toBe(
+      "account_id = {account:String} AND (finalizeAggregation(`person_id`) IN (SELECT id FROM `erase_ids_0123456789abcdef` WHERE kind = 'person') OR `visitor_id` IN (SELECT id FROM `erase_ids_0123456789abcdef` WHERE kind = 'visitor'))",
     );
     const sets = plan.targets.find((t) => t.table === 'visitor_sets')!;
-    expect(personCondition(sets)).toContain('hasAny(`visitor_id`, {visitors:Array(String)})');
+    expect(personCondition(sets, st)).toContain("hasAny(`visitor_id`, (SELECT groupArray(id) FROM `erase_ids_0123456789abcdef` WHERE kind = 'visitor'))");
     const events = plan.targets.find((t) => t.table === 'events')!;
-    expect(countSql(events)).toBe(
-      'SELECT count() AS n FROM `events` WHERE account_id = {account:String} AND (`person_id` = {person:String} OR `visitor_id` IN {visitors:Array(String)} OR `session_id` IN {sessions:Array(String)})',
-    );
-    expect(deleteSql(events)).toMatch(/^ALTER TABLE `events` DELETE WHERE .* SETTINGS mutations_sync = 2$/);
-    expect(deleteSql(events, 'c1')).toMatch(/^ALTER TABLE `events` ON CLUSTER `c1` DELETE/);
+    expect(countSql(events, st)).toMatch(/^SELECT count\(\) AS n FROM `events` WHERE account_id = \{account:String\} AND \(`person_id` IN \(SELECT id FROM `erase_ids_0123456789abcdef` WHERE kind = 'person'\) OR /);
+    for (const t of plan.targets) {
+      // The text a mutation keeps: no parameter but the account.
+      expect([...deleteSql(t, st).matchAll(/\{(\w+):/g)].map((m) => m[1])).toEqual(['account']);
+    }
+    expect(deleteSql(events, st)).toMatch(/^ALTER TABLE `events` DELETE WHERE .* SETTINGS mutations_sync = 2$/);
+    expect(deleteSql(events, st, 'c1')).toMatch(/^ALTER TABLE `events` ON CLUSTER `c1` DELETE .* SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1$/);
+    expect(stagingCreateSql(st)).toMatch(/ENGINE = Memory$/);
+    expect(stagingCreateSql(st, 'c1')).toContain("ON CLUSTER `c1`");
+    expect(stagingCreateSql(st, 'c1')).toContain("ReplicatedMergeTree('/clickhouse/erasure/{database}/erase_ids_0123456789abcdef', '{shard}-{replica}')");
+    expect(stagingInsertSql(st)).toBe('INSERT INTO `erase_ids_0123456789abcdef` (kind, id) SELECT {kind:String}, arrayJoin({ids:Array(String)})');
+    expect(stagingDropSql(st)).toBe('DROP TABLE IF EXISTS `erase_ids_0123456789abcdef` SYNC');
+    expect(() => deleteSql(events, 'events')).toThrow();
     // Visitors come only from tables pairing plain visitor and person columns; sessions from session tables.
     expect(visitorsQuery(plan.targets)!.match(/FROM `(\w+)`/g)).toEqual(['FROM `events`', 'FROM `identity_edges`', 'FROM `sessions`']);
     expect(sessionsQuery(plan.targets)!.match(/FROM `(\w+)`/g)).toEqual(['FROM `events`', 'FROM `sessions`']);
     expect(visitorsQuery([])).toBeUndefined();
+  });
+
+  it('states what lies outside its reach, logs as configured', () => {
+    expect(outsideReach(false).join('\n')).toMatch(/log files the operator keeps.*pseudonyms/);
+    expect(outsideReach(true).join('\n')).toMatch(/LOG_PERSON_IDS=raw/);
+    expect(outsideReach(false).join('\n')).toMatch(/backups/);
   });
 
   it('matches stream rows by person, visitor or session, never by an empty id', () => {

@@ -6,6 +6,8 @@ import { kv, type Logger } from '../../src/logger.js';
 import type { RedisClient } from '../../src/adapters/redis/client.js';
 import type { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { ErasedStore } from '../../src/adapters/redis/erased.store.js';
+import { rewriteAof } from '../../src/adapters/redis/aof.js';
+import type { Pseudonyms } from '../../src/domain/pseudonym.js';
 import { PresenceStore } from '../../src/adapters/redis/presence.store.js';
 import { createQueueConnection } from '../../src/adapters/queues/connection.js';
 import { bullPrefix } from '../../src/adapters/queues/job-queues.js';
@@ -25,6 +27,8 @@ export interface JobWorkerDeps {
   clusterNodes?: string[];
   /** Live presence to forget erased visitors in. @defaultValue a PresenceStore on `redis` */
   presence?: PresenceForgetter;
+  /** Keyed hashes of this data dir: erasure marks hold these, never ids. */
+  ids: Pseudonyms;
 }
 
 export interface JobWorkers {
@@ -43,7 +47,7 @@ export interface JobWorkers {
 export function bootJobWorkers(deps: JobWorkerDeps): JobWorkers {
   const { config } = deps;
   const log = deps.log;
-  const erased = new ErasedStore(deps.redis, deps.keys);
+  const erased = new ErasedStore(deps.redis, deps.keys, deps.ids);
   const abort = new AbortController();
   const connection = createQueueConnection({ url: deps.redisUrl, clusterNodes: deps.clusterNodes, name: 'jobs-worker' });
   connection.on('error', (err: Error) => log.warn({ err }, '[jobs] redis connection error'));
@@ -60,7 +64,22 @@ export function bootJobWorkers(deps: JobWorkerDeps): JobWorkers {
   const workers = [
     new Worker(
       QUEUES.erasure.queue,
-      erasePersonProcessor({ ch: deps.ch, erased, log, presence: deps.presence ?? new PresenceStore(deps.redis, deps.keys), cluster: config.CLICKHOUSE_CLUSTER, settleMs, signal: abort.signal }),
+      erasePersonProcessor({
+        ch: deps.ch,
+        erased,
+        log,
+        presence: deps.presence ?? new PresenceStore(deps.redis, deps.keys),
+        cluster: config.CLICKHOUSE_CLUSTER,
+        settleMs,
+        // A rewrite of a large AOF takes seconds per GB; past a minute the job reports `failed`.
+        rewriteAof: (signal) =>
+          rewriteAof(deps.redis, { timeoutMs: 60_000, signal }).catch((err: unknown) => {
+            log.warn({ err }, '[erasure] append-only file rewrite failed');
+            return 'failed' as const;
+          }),
+        rawLogIds: config.LOG_PERSON_IDS === 'raw',
+        signal: abort.signal,
+      }),
       common,
     ),
     new Worker(QUEUES.backfill.queue, backfillProcessor({ ch: deps.ch, erased, log, signal: abort.signal }), common),

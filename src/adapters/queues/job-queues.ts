@@ -112,9 +112,11 @@ export class JobQueues {
   async status(account: string, id: string): Promise<JobStatus | undefined> {
     const key = queueOfJobId(id);
     if (!key) return undefined;
+    // State first: a job read after it shows `completed` carries its result (read the other way
+    // round, a job finishing in between showed `completed` with no result).
+    const state = await this.queue(key).getJobState(id);
     const job = (await this.queue(key).getJob(id)) as Job<{ account?: string }> | undefined;
     if (!job || job.data?.account !== account) return undefined;
-    const state = await job.getState();
     const p = job.progress as JobProgress | number | undefined;
     const progress = typeof p === 'number' ? p : (p?.pct ?? 0);
     return {

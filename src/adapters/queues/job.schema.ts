@@ -63,6 +63,12 @@ export interface ErasureResult {
   presenceEntries: number;
   /** Tables left alone, with the reason (content tables, views, …). */
   skippedTables: Record<string, string>;
+  /** Outdated parts (rewritten by the deletes) still on disk when the job ended; 0 = removed. */
+  oldPartsLeft: number;
+  /** The Redis append-only file after the erasure: `rewritten`, `off` (no AOF) or `failed`. */
+  aof: 'rewritten' | 'off' | 'failed';
+  /** What the service cannot erase (operator logs, backups, …), as stated on the receipt. */
+  outsideReach: string[];
 }
 
 export interface BackfillResult {

@@ -1,8 +1,26 @@
+import type { IdKind, Pseudonyms } from '../../domain/pseudonym.js';
 import type { RedisClient } from './client.js';
 import { FLUSH_GROUP, type RedisKeys } from './keys.js';
+import { callScript } from './scripts.js';
 
 /** Redis variadic commands are chunked so one call never carries an unbounded argument list. */
 const CHUNK = 1000;
+/**
+ * Longest stream rebuilt after a sweep (one script, so Redis waits for it: about a second per
+ * 100k entries). A longer one is a backlog of an outage; its flagged entries go once drained.
+ */
+const COMPACT_MAX = 100_000;
+
+export interface SweepResult {
+  /** Entries removed. */
+  removed: number;
+  /**
+   * Removed entries still in Redis memory: a stream too long to rebuild keeps them flagged in
+   * its listpack nodes (XDEL frees a node only once all its entries are gone), and an AOF
+   * rewrite or snapshot would copy them.
+   */
+  leftInMemory: number;
+}
 
 /** The part of a flusher row the erasure filter reads (structural: adapters do not import workers). */
 export interface FilterableRow {
@@ -14,17 +32,73 @@ export interface FilterableRow {
  * account. The hash is also the token revocation list (identity rejects tokens of a person in
  * it), and the flusher drops every stream row of a marked visitor or person, so rows that were
  * still waiting in the stream when the erasure ran never reach ClickHouse.
+ *
+ * The marks are keyed hashes of the ids ({@link Pseudonyms.mark}), never the ids: what keeps a
+ * person out must not itself name them. Checking a mark hashes the candidate id the same way.
  */
 export class ErasedStore {
+  /** Accounts whose raw marks of an earlier release were already converted (or found absent). */
+  readonly #upgraded = new Map<string, Promise<void>>();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
+    private readonly ids: Pseudonyms,
   ) {}
+
+  #marks(account: string, kind: IdKind, list: readonly string[]): string[] {
+    return list.map((id) => this.ids.mark(account, kind, id));
+  }
+
+  /**
+   * Convert the raw-id marks an earlier release wrote (once per account and process): each id
+   * becomes its mark, the raw keys go. Idempotent, so processes racing on it are harmless.
+   */
+  #upgrade(account: string): Promise<void> {
+    let done = this.#upgraded.get(account);
+    if (!done) {
+      done = this.#convertLegacy(account).catch((err: unknown) => {
+        this.#upgraded.delete(account);
+        throw err;
+      });
+      this.#upgraded.set(account, done);
+    }
+    return done;
+  }
+
+  async #convertLegacy(account: string): Promise<void> {
+    const persons = this.keys.legacyErasedPersons(account);
+    const visitors = this.keys.legacyErasedVisitors(account);
+    const [[, np], [, nv]] = (await this.redis.multi().exists(persons).exists(visitors).exec()) as [[Error | null, number], [Error | null, number]];
+    if (np) {
+      const raw = await this.redis.hgetall(persons);
+      const entries = Object.entries(raw);
+      for (let i = 0; i < entries.length; i += CHUNK) {
+        const chunk = entries.slice(i, i + CHUNK);
+        await this.redis.hset(this.keys.erasedPersons(account), Object.fromEntries(chunk.map(([p, at]) => [this.ids.mark(account, 'person', p), at])));
+      }
+      await this.redis.del(persons);
+    }
+    if (nv) {
+      const raw = await this.redis.smembers(visitors);
+      for (let i = 0; i < raw.length; i += CHUNK) await this.redis.sadd(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', raw.slice(i, i + CHUNK)));
+      await this.redis.del(visitors);
+    }
+  }
 
   /** Mark a person and their visitors as erased; the person's tokens are revoked from `atMs`. */
   async mark(account: string, person: string, visitors: readonly string[], atMs: number): Promise<void> {
-    await this.redis.hset(this.keys.erasedPersons(account), person, String(atMs));
-    for (let i = 0; i < visitors.length; i += CHUNK) await this.redis.sadd(this.keys.erasedVisitors(account), ...visitors.slice(i, i + CHUNK));
+    await this.#upgrade(account);
+    await this.redis.hset(this.keys.erasedPersons(account), this.ids.mark(account, 'person', person), String(atMs));
+    for (let i = 0; i < visitors.length; i += CHUNK) await this.redis.sadd(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', visitors.slice(i, i + CHUNK)));
+  }
+
+  /** When the person was erased (epoch ms), or undefined. */
+  async erasedAt(account: string, person: string): Promise<number | undefined> {
+    await this.#upgrade(account);
+    const raw = await this.redis.hget(this.keys.erasedPersons(account), this.ids.mark(account, 'person', person));
+    const at = raw === null ? NaN : Number(raw);
+    return Number.isFinite(at) ? at : undefined;
   }
 
   /**
@@ -43,11 +117,12 @@ export class ErasedStore {
 
   /** Persons of `persons` that are marked erased. */
   async erasedPersonsOf(account: string, persons: readonly string[]): Promise<Set<string>> {
+    await this.#upgrade(account);
     const out = new Set<string>();
     const list = [...new Set(persons.filter(Boolean))];
     for (let i = 0; i < list.length; i += CHUNK) {
       const chunk = list.slice(i, i + CHUNK);
-      const at = await this.redis.hmget(this.keys.erasedPersons(account), ...chunk);
+      const at = await this.redis.hmget(this.keys.erasedPersons(account), ...this.#marks(account, 'person', chunk));
       chunk.forEach((p, j) => at[j] !== null && out.add(p));
     }
     return out;
@@ -55,11 +130,12 @@ export class ErasedStore {
 
   /** Visitors of `visitors` that are marked erased. */
   async erasedVisitorsOf(account: string, visitors: readonly string[]): Promise<Set<string>> {
+    await this.#upgrade(account);
     const out = new Set<string>();
     const list = [...new Set(visitors.filter(Boolean))];
     for (let i = 0; i < list.length; i += CHUNK) {
       const chunk = list.slice(i, i + CHUNK);
-      const hit = await this.redis.smismember(this.keys.erasedVisitors(account), ...chunk);
+      const hit = await this.redis.smismember(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', chunk));
       chunk.forEach((v, j) => hit[j] === 1 && out.add(v));
     }
     return out;
@@ -81,6 +157,7 @@ export class ErasedStore {
     const dropVisitors = new Map<string, Set<string>>();
     const dropPersons = new Map<string, Set<string>>();
     for (const [account, ids] of byAccount) {
+      await this.#upgrade(account);
       const [[, nv], [, np]] = (await this.redis
         .multi()
         .scard(this.keys.erasedVisitors(account))
@@ -103,10 +180,19 @@ export class ErasedStore {
   /**
    * Remove the rows of one account that `belongs` picks from its event stream, now: XACK (for a
    * consumer that already read them; its filter still drops them at flush) and XDEL. The
-   * account's dead-letter stream (rows ClickHouse refused) is cleaned the same way. Returns how many.
+   * account's dead-letter stream (rows ClickHouse refused) is cleaned the same way. A stream
+   * that lost entries is then rebuilt from its live ones (redis/stream-compact-1.lua).
    */
-  async sweepStream(account: string, belongs: (row: Record<string, unknown>) => boolean): Promise<number> {
-    return (await this.#sweep(this.keys.eventStream(account), belongs)) + (await this.#sweep(this.keys.deadLetters(account), belongs));
+  async sweepStream(account: string, belongs: (row: Record<string, unknown>) => boolean): Promise<SweepResult> {
+    const out: SweepResult = { removed: 0, leftInMemory: 0 };
+    for (const stream of [this.keys.eventStream(account), this.keys.deadLetters(account)]) {
+      const removed = await this.#sweep(stream, belongs);
+      out.removed += removed;
+      // XDEL only flags the entries: rebuild the stream so their bytes leave memory, and so the
+      // AOF rewrite that follows the erasure.
+      if (removed && Number(await callScript(this.redis, 'streamCompact', [stream], [COMPACT_MAX])) < 0) out.leftInMemory += removed;
+    }
+    return out;
   }
 
   async #sweep(stream: string, belongs: (row: Record<string, unknown>) => boolean): Promise<number> {

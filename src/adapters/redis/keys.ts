@@ -25,13 +25,25 @@ export class RedisKeys {
     return `${this.prefix}:ipsalt:${day}`;
   }
 
-  /** Visitors whose data was erased: their events still in the stream are dropped at flush. */
+  /**
+   * Visitors whose data was erased, as keyed hashes (erased.store.ts): their events still in
+   * the stream are dropped at flush.
+   */
   erasedVisitors(account: string): string {
+    return `${this.#acct(account)}:erased:vmarks`;
+  }
+
+  /** Persons erased (hash mark(person) → erasedAtMs): their tokens issued before that are revoked. */
+  erasedPersons(account: string): string {
+    return `${this.#acct(account)}:erased:pmarks`;
+  }
+
+  /** Earlier releases kept raw ids in these; erased.store.ts converts them to marks once. */
+  legacyErasedVisitors(account: string): string {
     return `${this.#acct(account)}:erased:visitors`;
   }
 
-  /** Persons erased (hash person → erasedAtMs): their tokens issued before that are revoked. */
-  erasedPersons(account: string): string {
+  legacyErasedPersons(account: string): string {
     return `${this.#acct(account)}:erased:persons`;
   }
 
