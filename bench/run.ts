@@ -192,7 +192,7 @@ async function phase<T>(name: string, fn: () => Promise<T>): Promise<T | undefin
     return undefined;
   }
   log(`phase ${name}`);
-  const pids = () => [...procs.map((p) => p.pid), redisLocal!.process.pid!];
+  const pids = () => [...procs.map((p) => p.pid), redisLocal!.pid!];
   const ours0 = pids().reduce((n, pid) => n + cpuSeconds(pid), 0) + selfCpu();
   const m0 = machineCpu();
   const r0 = await redisCommandUsec();

@@ -16,10 +16,20 @@ export const zEnv = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** @defaultValue 0.0.0.0 */
   HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Let several gateways listen on one PORT on purpose (SO_REUSEPORT: the kernel spreads
+   * connections). Off, a start on a port in use refuses. @defaultValue false
+   */
+  GATEWAY_SHARED_PORT: zBool.default(false),
   /** @defaultValue ./data */
   DATA_DIR: z.string().min(1).default('./data'),
   /** Unset: start a local redis-server under DATA_DIR/redis. */
   REDIS_URL: z.string().url().optional(),
+  /**
+   * Restarts of that private redis-server allowed within a minute; one more and the service
+   * reports itself unhealthy (`/healthz` 503) instead of retrying. @defaultValue 10
+   */
+  REDIS_MAX_RESTARTS: z.coerce.number().int().min(1).max(1000).default(10),
   /** Comma-separated `host:port` seeds: run against Redis Cluster instead of REDIS_URL. */
   REDIS_CLUSTER_NODES: z
     .string()

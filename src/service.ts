@@ -11,6 +11,7 @@ import { migrate } from './adapters/clickhouse/migrate.js';
 import { connectRedis, duplicateRedis, redisReady, type RedisClient } from './adapters/redis/client.js';
 import { RedisKeys } from './adapters/redis/keys.js';
 import { startLocalRedis, type LocalRedis } from './adapters/redis/launcher.js';
+import { lockInstance, ownsDataDir } from './instance-lock.js';
 import { RowStream } from './adapters/redis/row-stream.js';
 import { IpHasher } from './adapters/redis/ip-salt.js';
 import { type GatewayContext, type RouteModule } from './gateway/context.js';
@@ -61,9 +62,16 @@ export interface Service {
   flusher?: StreamFlusher;
   sweeper?: PresenceSweeper;
   ctx?: GatewayContext;
+  /** The private, supervised redis-server (REDIS_URL unset). */
+  localRedis?: LocalRedis;
   /** Where the demo account's admin key was written, when the demo account is in use. */
   demoAdminKeyFile?: string;
   stop(): Promise<void>;
+  /**
+   * Last resort when the process exits without a finished `stop()` (drain deadline passed):
+   * end what would outlive it, the private redis-server.
+   */
+  abort(): void;
 }
 
 const ALL_INTERFACES: Record<string, string> = { '0.0.0.0': '127.0.0.1', '::': '[::1]' };
@@ -106,6 +114,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     })());
 
   try {
+    const chdbPath = config.CLICKHOUSE_DATA_PATH ?? embeddedDataPath(config.DATA_DIR);
+    // Before anything else: a second instance on this DATA_DIR must stop here, having touched nothing.
+    const lock = ownsDataDir(config, chdbPath) ? await lockInstance(config) : undefined;
+    if (lock) closers.push(() => lock.release());
     const { accounts: accountList, demoKeyFile } = await loadAccounts(config, log);
     const accounts = new AccountRegistry(accountList);
     const ids = await loadPseudonyms(config.DATA_DIR, config.LOG_PERSON_IDS);
@@ -124,7 +136,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     let redisUrl = config.REDIS_URL;
     const clusterNodes = config.REDIS_CLUSTER_NODES?.split(',');
     if (!redisUrl && !clusterNodes) {
-      local = await startLocalRedis(path.join(config.DATA_DIR, 'redis'), log.child({ module: 'redis' }));
+      local = await startLocalRedis(path.join(config.DATA_DIR, 'redis'), log.child({ module: 'redis' }), {
+        supervision: { maxRestarts: config.REDIS_MAX_RESTARTS },
+      });
       redisUrl = local.url;
       closers.push(() => local!.stop());
     }
@@ -133,7 +147,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     closers.push(() => void redis.disconnect());
     await redisReady(redis);
 
-    const chdbPath = config.CLICKHOUSE_DATA_PATH ?? embeddedDataPath(config.DATA_DIR);
     const needsClickHouse = roles.has('worker') || roles.has('store') || roles.has('gateway');
     let clickhouse: ClickHouseClient | undefined;
     if (needsClickHouse) {
@@ -142,9 +155,26 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       await migrate(clickhouse, log.child({ module: 'migrate' }), { cluster: config.CLICKHOUSE_CLUSTER });
     }
 
-    const service: Service = { config, log, accounts, redisUrl: redisUrl ?? `cluster:${config.REDIS_CLUSTER_NODES}`, keys, redis, ids, clickhouse, stop, demoAdminKeyFile: demoKeyFile };
+    const service: Service = {
+      config,
+      log,
+      accounts,
+      redisUrl: redisUrl ?? `cluster:${config.REDIS_CLUSTER_NODES}`,
+      keys,
+      redis,
+      ids,
+      clickhouse,
+      localRedis: local,
+      stop,
+      abort: () => local?.kill(),
+      demoAdminKeyFile: demoKeyFile,
+    };
     const readiness = new Map<string, () => Promise<string | undefined>>();
-    readiness.set('redis', async () => ((await redis.ping()) === 'PONG' ? undefined : 'no PONG'));
+    // While the private Redis is being restarted the supervisor knows before a ping times out.
+    readiness.set('redis', async () => local?.problem ?? ((await redis.ping()) === 'PONG' ? undefined : 'no PONG'));
+    // Liveness fails only for what a restart of this process would mend: a Redis given up on.
+    const liveness = new Map<string, () => string | undefined>();
+    if (local) liveness.set('redis', () => local!.failure);
     const rows = new RowStream(redis, keys, config.STREAM_CAP);
     // Backpressure alarm: past 80 % of the cap the flusher is falling behind ClickHouse.
     readiness.set('stream', async () => {
@@ -225,6 +255,9 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const jobConnection = createQueueConnection({ url: redisUrl, clusterNodes, name: 'jobs-producer' });
       jobConnection.on('error', (err: Error) => log.warn({ err }, '[jobs] queue connection error'));
       const jobQueues = new JobQueues({ connection: jobConnection, keys, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS });
+      // A queue re-emits its connection's errors (logged above); without a listener BullMQ
+      // prints each to the console while Redis is down.
+      for (const q of [jobQueues.erasure, jobQueues.backfill]) q.on('error', (err: Error) => log.debug({ err, queue: q.name }, '[jobs] queue error'));
       closers.push(async () => {
         await jobQueues.close();
         jobConnection.disconnect();
@@ -260,11 +293,12 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         readiness,
         jobs: jobQueues,
       };
-      const modules: RouteModule[] = [healthRoutes, ingestRoutes, presenceRoutes(presenceStore), liveRoutes(liveHub), identityRoutes(identity), webRoutes, jobsRoutes, analyticsRoutes];
-      const gateway = await startGateway(ctx, modules, config.HOST, config.PORT);
+      const modules: RouteModule[] = [healthRoutes(liveness), ingestRoutes, presenceRoutes(presenceStore), liveRoutes(liveHub), identityRoutes(identity), webRoutes, jobsRoutes, analyticsRoutes];
+      const gateway = await startGateway(ctx, modules, config.HOST, config.PORT, { sharedPort: config.GATEWAY_SHARED_PORT });
       service.gateway = gateway;
       service.ctx = ctx;
       Object.assign(service, gatewayAddress(config.HOST, gateway.port));
+      lock?.update({ gateway: service.gatewayUrl });
       // Closed first on stop: no new connections while the rest drains.
       closers.push(async () => {
         gateway.close();
