@@ -1,7 +1,12 @@
 import { ConfigError, loadConfig } from './config.js';
+import { GatewayListenError } from './gateway/server.js';
+import { InstanceLockedError } from './instance-lock.js';
 import { startService } from './service.js';
 
-/** Process entry: `npm start` (all roles) or ROLES=gateway|worker|store for one role per process. */
+/**
+ * Process entry: `npm start` (all roles; it runs `node dist/src/main.js`, so SIGTERM and SIGINT
+ * reach this process) or ROLES=gateway|worker|store for one role per process.
+ */
 async function main(): Promise<void> {
   let config;
   try {
@@ -14,11 +19,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const service = await startService(config).catch((err: Error) => {
-    // A bad accounts file is the operator's to fix: its message says where, a stack would not.
-    if (err instanceof ConfigError) process.stderr.write(`start-up failed: ${err.message}\n`);
+    // The operator's to fix (a bad accounts file, a DATA_DIR or port in use): the message says
+    // what and where, a stack would not.
+    const refused = err instanceof InstanceLockedError || err instanceof GatewayListenError;
+    if (refused) process.stderr.write(`start-up refused: ${err.message}\n`);
+    else if (err instanceof ConfigError) process.stderr.write(`start-up failed: ${err.message}\n`);
     else process.stderr.write(`start-up failed: ${err.stack ?? err.message}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);
   });
+  // However the process ends from here on (drain deadline, a crash), its private Redis goes too.
+  process.on('exit', () => service.abort());
   const lines = [`visitor service up (roles: ${config.ROLES.join(',')})`];
   if (service.gatewayUrl) lines.push(`  gateway      ${service.gatewayUrl}   (dashboard at /, snippet at /t.js)`, `               bound to ${service.gatewayBound}`);
   if (service.storeUrl) lines.push(`  CLICKHOUSE_URL=${service.storeUrl}   (for more processes and Grafana)`);
@@ -32,12 +42,17 @@ async function main(): Promise<void> {
     stopping = true;
     service.log.info({ signal }, '[service] draining');
     const deadline = setTimeout(() => {
-      service.log.error('[service] drain deadline passed; exiting');
+      service.log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, '[service] drain deadline passed; exiting');
+      service.log.flush?.();
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS);
     deadline.unref();
     service.stop().then(
-      () => process.exit(0),
+      () => {
+        service.log.info({ signal }, '[service] stopped');
+        service.log.flush?.();
+        process.exit(0);
+      },
       () => process.exit(1),
     );
   };

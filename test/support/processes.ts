@@ -17,7 +17,7 @@ import type { TestService } from './services.js';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Variables of the service that a child must not inherit from the test runner's own environment. */
-const SERVICE_VARS = /^(PORT|HOST|DATA_DIR|REDIS_URL|REDIS_CLUSTER_NODES|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|REDIS_PREFIX|LOG_LEVEL|FLUSH_|RECLAIM_|RATE_LIMIT_|STREAM_CAP|TRUST_PROXY|MAX_BODY_BYTES|SHUTDOWN_|JOB_|PRESENCE_|LIVE_|TOKEN_)/;
+const SERVICE_VARS = /^(PORT|HOST|GATEWAY_|DATA_DIR|REDIS_URL|REDIS_CLUSTER_NODES|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|REDIS_PREFIX|REDIS_MAX_RESTARTS|LOG_LEVEL|FLUSH_|RECLAIM_|RATE_LIMIT_|STREAM_CAP|TRUST_PROXY|MAX_BODY_BYTES|SHUTDOWN_|JOB_|PRESENCE_|LIVE_|TOKEN_)/;
 
 export interface ServiceProcess {
   pid: number;
@@ -53,7 +53,7 @@ export interface ServiceProcessOptions {
  * where every process mounts the same data volume).
  */
 export async function startServiceProcess(base: TestService, opts: ServiceProcessOptions): Promise<ServiceProcess> {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVICE_VARS.test(k))) as Record<string, string>;
+  const inherited = cleanEnv();
   const fromBase = Object.fromEntries(Object.entries(base.env).filter(([k]) => k !== 'CLICKHOUSE_DATA_PATH'));
   const env: Record<string, string> = {
     ...inherited,
@@ -66,8 +66,27 @@ export async function startServiceProcess(base: TestService, opts: ServiceProces
     ...opts.env,
   };
   const logFile = opts.logFile ?? path.join(base.dataDir, `proc-${(env.ROLES ?? 'all').replace(/,/g, '+')}-${randomBytes(3).toString('hex')}.log`);
+  return spawnService(env, logFile, opts.startTimeoutMs);
+}
+
+/** The runner's environment without any of the service's own variables. */
+export function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !SERVICE_VARS.test(k))) as Record<string, string>;
+}
+
+/**
+ * A service process of its own, sharing nothing with an in-test service: `env` on top of a clean
+ * environment (so without REDIS_URL it starts its private Redis, without CLICKHOUSE_URL its chdb).
+ * `command` replaces `node --import tsx src/main.ts` (e.g. `npm start`).
+ */
+export function startInstanceProcess(opts: { env: Record<string, string>; logFile: string; startTimeoutMs?: number; command?: string[] }): Promise<ServiceProcess> {
+  return spawnService({ ...cleanEnv(), ...opts.env }, opts.logFile, opts.startTimeoutMs, opts.command);
+}
+
+async function spawnService(env: Record<string, string>, logFile: string, startTimeoutMs = 45_000, command?: string[]): Promise<ServiceProcess> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')], {
+  const [bin, ...args] = command ?? [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')];
+  const child = spawn(bin!, args, {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', fd, 'pipe'],
@@ -80,7 +99,7 @@ export async function startServiceProcess(base: TestService, opts: ServiceProces
   });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   const up = await new Promise<{ url?: string; storeUrl?: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service process (${env.ROLES}) did not start within ${opts.startTimeoutMs ?? 45_000} ms:\n${stderr}`)), opts.startTimeoutMs ?? 45_000);
+    const timer = setTimeout(() => reject(new Error(`service process (${env.ROLES}) did not start within ${startTimeoutMs} ms:\n${stderr}`)), startTimeoutMs);
     const check = () => {
       const at = stderr.indexOf('visitor service up');
       if (at < 0 || !/REDIS_URL=\S+\n/.test(stderr.slice(at))) return;
