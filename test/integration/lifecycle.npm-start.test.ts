@@ -1,5 +1,6 @@
 /**
- * SIGTERM to the README's start command stops everything. `npm start` builds, then runs node on
+ * SIGTERM to the README's start command stops everything (`bin/setup start` ends by exec'ing
+ * `npm start`, the process tested here). `npm start` builds, then runs node on
  * the compiled entry (exec'd by npm's shell, so npm's forwarded signal reaches the service, and
  * no TypeScript loader is in between). SIGTERM to the npm process drains the service, ends its
  * private redis-server, frees the gateway port, and npm exits 0.
