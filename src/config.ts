@@ -51,6 +51,11 @@ export const zEnv = z.object({
     .optional(),
   /** Loopback port on which role `store` serves ClickHouse's HTTP interface over chdb. @defaultValue 8123 */
   STORE_PORT: z.coerce.number().int().min(0).max(65535).default(8123),
+  /**
+   * Longest run of one admin analytics query (`/api/*` tools), passed to ClickHouse as
+   * `max_execution_time`; past it the API answers 504 `GW_ERR_QUERY_TIMEOUT`. @defaultValue 10000
+   */
+  ADMIN_QUERY_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(10_000),
   ACCOUNTS_FILE: z.string().min(1).optional(),
   /** @defaultValue gateway,worker,store */
   ROLES: z

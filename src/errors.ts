@@ -40,6 +40,8 @@ export class PayloadTooLargeError extends defineError('GW_ERR_TOO_LARGE', 413, '
 export class RateLimitedError extends defineError('GW_ERR_RATE_LIMITED', 429, 'rate-limited') {}
 export class StreamFullError extends defineError('GW_ERR_STREAM_FULL', 503, 'backpressure') {}
 export class StoreUnavailableError extends defineError('GW_ERR_STORE_UNAVAILABLE', 503, 'store-unavailable') {}
+/** An admin query ran past `ADMIN_QUERY_TIMEOUT_MS` (ClickHouse's `max_execution_time`). */
+export class QueryTimeoutError extends defineError('GW_ERR_QUERY_TIMEOUT', 504, 'query-timeout') {}
 export class PersonErasedError extends defineError('GW_ERR_PERSON_ERASED', 409, 'person-erased') {}
 export class InternalError extends defineError('GW_ERR_INTERNAL', 500, 'internal') {}
 
@@ -60,6 +62,7 @@ export const ERROR_CLASSES = [
   RateLimitedError,
   StreamFullError,
   StoreUnavailableError,
+  QueryTimeoutError,
   PersonErasedError,
   InternalError,
 ] as const;

@@ -20,7 +20,8 @@ import { startGateway, type GatewayServer } from './gateway/server.js';
 import { ingestRoutes } from './gateway/ingest.routes.js';
 import { healthRoutes } from './gateway/health.routes.js';
 import { webRoutes } from './gateway/web.routes.js';
-import { startStoreServer } from './store/store.server.js';
+import { startStoreServer, type RawSqlEngine } from './store/store.server.js';
+import { readOrCreateStoreCredentials, redactUrlPassword, storeUrlFor } from './adapters/secrets/store-credentials.js';
 import { StreamFlusher } from '../workers/flush/stream.flusher.js';
 import { PresenceStore, PresenceSubscriber } from './adapters/redis/presence.store.js';
 import { presenceRoutes } from './gateway/presence.routes.js';
@@ -196,9 +197,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
 
     if (roles.has('store') && !config.CLICKHOUSE_URL) {
       const { createChdbConnection } = await import('chdb/connection');
-      const engine = createChdbConnection({ path: chdbPath });
-      const store = await startStoreServer(engine as never, log.child({ module: 'store' }), '127.0.0.1', config.STORE_PORT);
-      service.storeUrl = `http://127.0.0.1:${store.boundPort}`;
+      const credentials = await readOrCreateStoreCredentials(config.DATA_DIR);
+      const open = () => createChdbConnection({ path: chdbPath }) as unknown as RawSqlEngine;
+      const store = await startStoreServer({ open, credentials, log: log.child({ module: 'store' }), host: '127.0.0.1', port: config.STORE_PORT });
+      // Printed at start-up as CLICKHOUSE_URL for the service's other processes; logged redacted.
+      service.storeUrl = storeUrlFor('127.0.0.1', store.boundPort, 'visitor', credentials.visitor);
       closers.push(() => new Promise<void>((r) => store.close(() => r())));
       closers.push(() => store.closeAllConnections());
     }
@@ -307,7 +310,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
 
     log.info(
-      { roles: [...roles], gateway: service.gatewayUrl, store: service.storeUrl, redis: service.redisUrl, database: config.CLICKHOUSE_DATABASE },
+      { roles: [...roles], gateway: service.gatewayUrl, store: service.storeUrl && redactUrlPassword(service.storeUrl), redis: service.redisUrl, database: config.CLICKHOUSE_DATABASE },
       `[service] started roles=${[...roles].join(',')}${service.gatewayUrl ? ` gateway=${service.gatewayUrl}` : ''}`,
     );
     return service;

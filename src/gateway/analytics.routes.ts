@@ -3,6 +3,7 @@ import {
   ForbiddenError,
   GatewayError,
   NotFoundError,
+  QueryTimeoutError,
   StoreUnavailableError,
   TooManyEventsError,
   ValidationError,
@@ -10,6 +11,7 @@ import {
 import { kv } from '../logger.js';
 import type { Account } from '../accounts.js';
 import { AnalyticsStore } from '../adapters/clickhouse/analytics.store.js';
+import { QueryTimeLimitError } from '../adapters/clickhouse/queries.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
 import {
   describeIssues,
@@ -68,7 +70,7 @@ function withKeyAccount(body: unknown, account: Account): unknown {
  * the tool, never the path.
  */
 export const analyticsRoutes: RouteModule = (app, ctx) => {
-  const store = new AnalyticsStore(ctx.ch);
+  const store = new AnalyticsStore(ctx.ch, { timeoutMs: ctx.config.ADMIN_QUERY_TIMEOUT_MS });
   const logError = (tool: string) => (err: GatewayError, _req: RequestInfo, cause: unknown) => {
     const level = err.status >= 500 ? 'error' : 'warn';
     ctx.log[level]({ code: err.code, status: err.status, detail: err.message, err: err.status >= 500 ? cause : undefined }, `[api-error] ${kv({ reason: err.reason, status: err.status, route: tool })}`);
@@ -83,6 +85,10 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
       out = await fn();
     } catch (err) {
       if (err instanceof GatewayError) throw err;
+      if (err instanceof QueryTimeLimitError) {
+        ctx.log.warn({ err, tool, account: account.id, limitMs: ctx.config.ADMIN_QUERY_TIMEOUT_MS }, `[admin-api] ${kv({ tool, account: account.id, outcome: 'time-limit' })}`);
+        throw new QueryTimeoutError(`${tool} ran past the admin query time limit of ${ctx.config.ADMIN_QUERY_TIMEOUT_MS} ms (ADMIN_QUERY_TIMEOUT_MS); narrow the query`);
+      }
       ctx.log.error({ err, tool, account: account.id }, `[admin-api] ${kv({ tool, account: account.id, outcome: 'store-error' })}`);
       const e = new StoreUnavailableError('analytics store unavailable, retry later');
       e.retryAfter = 1;

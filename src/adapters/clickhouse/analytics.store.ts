@@ -8,7 +8,7 @@ import { ENGAGEMENT_FORMULA, engagementParams, engagementViewParams, type Engage
 import { summariseSession, type SessionSummary, type TimelineEvent } from '../../domain/session-summary.js';
 import { chTime } from '../../domain/stored-event.js';
 import type { Account } from '../../accounts.js';
-import { runQuery } from './queries.js';
+import { runQuery, type RunQueryOptions } from './queries.js';
 
 /** Epoch ms → ISO 8601 UTC. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -249,11 +249,23 @@ function parseProps(text: string): Record<string, unknown> | null {
   }
 }
 
+export interface AnalyticsStoreOptions {
+  /** Longest run of each query (`ADMIN_QUERY_TIMEOUT_MS`); past it a {@link QueryTimeLimitError}. */
+  timeoutMs?: number;
+}
+
 export class AnalyticsStore {
-  constructor(private readonly ch: ClickHouseClient) {}
+  readonly #opts: RunQueryOptions;
+
+  constructor(
+    private readonly ch: ClickHouseClient,
+    opts: AnalyticsStoreOptions = {},
+  ) {
+    this.#opts = { timeoutMs: opts.timeoutMs };
+  }
 
   async recentByPerson(account: string, personId: string, limit: number): Promise<PersonSessions> {
-    const rows = await runQuery<PersonSessionRow>(this.ch, 'recent-by-person', { account, person: personId, limit });
+    const rows = await runQuery<PersonSessionRow>(this.ch, 'recent-by-person', { account, person: personId, limit }, this.#opts);
     const sessions = rows.map((r) => ({
       sessionId: r.sessionId,
       visitorId: r.visitorId,
@@ -278,10 +290,10 @@ export class AnalyticsStore {
   }
 
   async recentByPage(account: string, target: { path?: string; listing?: string }, limit: number): Promise<PageVisitors> {
-    const pages = await runQuery<PageRow>(this.ch, 'pages-lookup', { account, path: target.path ?? '', listing: target.listing ?? '' });
+    const pages = await runQuery<PageRow>(this.ch, 'pages-lookup', { account, path: target.path ?? '', listing: target.listing ?? '' }, this.#opts);
     // A path with no metadata yet (no page view seen) is still asked for: heartbeats may exist.
     const paths = target.path ? [target.path] : pages.map((p) => p.path);
-    const rows = paths.length ? await runQuery<PageVisitorRow>(this.ch, 'recent-by-page', { account, paths, limit }) : [];
+    const rows = paths.length ? await runQuery<PageVisitorRow>(this.ch, 'recent-by-page', { account, paths, limit }, this.#opts) : [];
     return {
       path: target.path ?? null,
       listing: target.listing ?? null,
@@ -305,9 +317,9 @@ export class AnalyticsStore {
       include,
       limit,
       ...engagementViewParams(params, asOfMs),
-    });
+    }, this.#opts);
     const visitors = rows.flatMap((r) => r.visitors);
-    const counts = visitors.length ? await runQuery<{ visitorId: string; sessionCount: number }>(this.ch, 'visitor-sessions', { account: account.id, visitors }) : [];
+    const counts = visitors.length ? await runQuery<{ visitorId: string; sessionCount: number }>(this.ch, 'visitor-sessions', { account: account.id, visitors }, this.#opts) : [];
     const sessionsOf = new Map(counts.map((c) => [c.visitorId, c.sessionCount]));
     return {
       asOf: iso(asOfMs),
@@ -333,7 +345,7 @@ export class AnalyticsStore {
   }
 
   async ctr(account: string, fromMs: number, toMs: number): Promise<CtrReport> {
-    const rows = await runQuery<CtrRow>(this.ch, 'recommendation-ctr', { account, from: chTime(fromMs), to: chTime(toMs) });
+    const rows = await runQuery<CtrRow>(this.ch, 'recommendation-ctr', { account, from: chTime(fromMs), to: chTime(toMs) }, this.#opts);
     const impressions = rows.reduce((s, r) => s + r.impressions, 0);
     const clicks = rows.reduce((s, r) => s + r.clicks, 0);
     return {
@@ -346,13 +358,13 @@ export class AnalyticsStore {
 
   async sessionDetail(account: string, sessionId: string, limit: number): Promise<SessionDetail | undefined> {
     // One more than asked, to tell a complete timeline from a truncated one.
-    const rows = await runQuery<TimelineEvent>(this.ch, 'session-detail', { account, session: sessionId, limit: limit + 1 });
+    const rows = await runQuery<TimelineEvent>(this.ch, 'session-detail', { account, session: sessionId, limit: limit + 1 }, this.#opts);
     if (!rows.length) return undefined;
     const truncated = rows.length > limit;
     const timeline = truncated ? rows.slice(0, limit) : rows;
     // Events without a visitor id (a click link opened by an unknown browser) name no one.
     const visitorId = timeline.find((e) => e.visitorId)?.visitorId ?? '';
-    const bound = visitorId ? await runQuery<{ visitorId: string; personId: string }>(this.ch, 'visitor-persons', { account, visitors: [visitorId] }) : [];
+    const bound = visitorId ? await runQuery<{ visitorId: string; personId: string }>(this.ch, 'visitor-persons', { account, visitors: [visitorId] }, this.#opts) : [];
     const cookie = timeline.map((e) => e.cookiePersonId).find(Boolean);
     const { firstSeenMs, lastSeenMs, ...rest } = summariseSession(timeline);
     return {
@@ -381,7 +393,7 @@ export class AnalyticsStore {
   }
 
   async briefing(account: string, sinceMs: number, limit: number, pagesPerEntry: number, nowMs: number): Promise<Briefing> {
-    const rows = await runQuery<BriefingRow>(this.ch, 'briefing', { account, since: chTime(sinceMs), limit, pages: pagesPerEntry });
+    const rows = await runQuery<BriefingRow>(this.ch, 'briefing', { account, since: chTime(sinceMs), limit, pages: pagesPerEntry }, this.#opts);
     return {
       since: iso(sinceMs),
       until: iso(nowMs),

@@ -10,7 +10,11 @@ type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['c
 export type { ClickHouseClient };
 
 export interface ClickHouseOptions {
-  /** HTTP URL of a ClickHouse server (or of this service's `store` role). Unset: embedded chdb. */
+  /**
+   * HTTP URL of a ClickHouse server (or of this service's `store` role). Unset: embedded chdb.
+   * Credentials go in its userinfo (`http://user:password@host:port`), which clickhouse-js reads
+   * as its `username`/`password` and sends as basic auth.
+   */
   url?: string;
   /** Embedded data directory, used when `url` is unset. */
   dataPath: string;
@@ -44,7 +48,28 @@ async function collect(values: unknown): Promise<string> {
   return out;
 }
 
-/** A chdb connection whose inserts go through {@link EmbeddedInserter} (see chdb-insert.ts for why). */
+/**
+ * A query's settings as its own `SETTINGS` clause. chdb applies `clickhouse_settings` as `SET`
+ * statements that stay on the connection's one session, so an admin query's
+ * `max_execution_time` would go on to cap every later insert and mutation; a query-level clause
+ * holds for that query only, as settings sent over HTTP do.
+ */
+export function querySettingsClause(settings: Record<string, unknown>): string | undefined {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(settings)) {
+    if (v === undefined) continue;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid setting name ${JSON.stringify(k)}`);
+    const value =
+      typeof v === 'number' && Number.isFinite(v) ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    parts.push(`${k} = ${value}`);
+  }
+  return parts.length ? `SETTINGS ${parts.join(', ')}` : undefined;
+}
+
+/**
+ * A chdb connection whose inserts go through {@link EmbeddedInserter} (see chdb-insert.ts for
+ * why) and whose queries carry their settings in a clause of their own.
+ */
 export function withSafeInserts(conn: Connection): Connection {
   const run = async (sql: string, params: Record<string, unknown>) => {
     const r = await conn.query({ query: sql, query_params: params, clickhouse_settings: { default_format: 'JSONEachRow' } } as never);
@@ -62,9 +87,16 @@ export function withSafeInserts(conn: Connection): Connection {
     if (!(await inserter.insert(params.query, body))) return conn.insert(params);
     return { query_id: queryId, response_headers: {}, http_status_code: 200, summary: undefined } as Awaited<ReturnType<Connection['insert']>>;
   };
+  const query: Connection['query'] = (params) => {
+    const { default_format: format, ...settings } = params.clickhouse_settings ?? {};
+    const clause = querySettingsClause(settings);
+    if (!clause) return conn.query(params);
+    return conn.query({ ...params, query: `${params.query}\n${clause}`, clickhouse_settings: format === undefined ? {} : { default_format: format } });
+  };
   return new Proxy(conn, {
     get(target, prop, receiver) {
       if (prop === 'insert') return insert;
+      if (prop === 'query') return query;
       const value = Reflect.get(target, prop, receiver) as unknown;
       return typeof value === 'function' ? value.bind(target) : value;
     },

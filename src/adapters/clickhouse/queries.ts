@@ -33,16 +33,35 @@ export function querySql(name: QueryName): string {
   return sql;
 }
 
+/** A query ran past its `max_execution_time` (ClickHouse's TIMEOUT_EXCEEDED, code 159). */
+export class QueryTimeLimitError extends Error {
+  override name = 'QueryTimeLimitError';
+}
+
+export interface RunQueryOptions {
+  /** ClickHouse's `max_execution_time` for this query, in milliseconds. Unset: no limit. */
+  timeoutMs?: number;
+}
+
 /**
  * Run a named query with query parameters and return its rows. 64-bit integers come back as
  * JSON numbers (every count here is far below 2^53).
  */
-export async function runQuery<T>(ch: ClickHouseClient, name: QueryName, params: Record<string, unknown>): Promise<T[]> {
-  const rs = await ch.query({
-    query: querySql(name),
-    query_params: params,
-    format: 'JSONEachRow',
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
-  });
-  return rs.json<T>();
+export async function runQuery<T>(ch: ClickHouseClient, name: QueryName, params: Record<string, unknown>, opts: RunQueryOptions = {}): Promise<T[]> {
+  try {
+    const rs = await ch.query({
+      query: querySql(name),
+      query_params: params,
+      format: 'JSONEachRow',
+      clickhouse_settings: {
+        output_format_json_quote_64bit_integers: 0,
+        // Seconds, fractional: the engine checks it while it reads, so the query stops there.
+        ...(opts.timeoutMs !== undefined ? { max_execution_time: opts.timeoutMs / 1000 } : {}),
+      },
+    });
+    return await rs.json<T>();
+  } catch (err) {
+    if (String((err as { code?: unknown }).code) === '159') throw new QueryTimeLimitError(`${name} ran past ${opts.timeoutMs} ms`, { cause: err });
+    throw err;
+  }
 }
