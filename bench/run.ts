@@ -141,7 +141,11 @@ async function ch(sql: string, params: Record<string, string | number> = {}): Pr
   u.searchParams.set('database', 'visitor');
   u.searchParams.set('default_format', 'JSONEachRow');
   for (const [k, v] of Object.entries(params)) u.searchParams.set(`param_${k}`, String(v));
-  const res = await fetch(u, { method: 'POST', body: sql });
+  // fetch refuses a URL with userinfo: the store's credential goes as basic auth instead.
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  u.username = '';
+  u.password = '';
+  const res = await fetch(u, { method: 'POST', body: sql, headers: { authorization: auth } });
   const text = await res.text();
   if (!res.ok) throw new Error(`ClickHouse ${res.status}: ${text.slice(0, 500)}`);
   return text;

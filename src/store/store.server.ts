@@ -45,6 +45,8 @@ const INSERT_FORMATS = /^(?:JSON(?:Compact|Strings|CompactStrings)?EachRow(?:Wit
 interface ClickHouseLikeError {
   message: string;
   code?: string | number;
+  /** ClickHouseError's exception name (TIMEOUT_EXCEEDED, …), parsed off chdb's message. */
+  type?: string;
 }
 
 function errorCode(err: ClickHouseLikeError): number {
@@ -159,7 +161,9 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
     answer(req, res).catch((e: unknown) => {
       const err = e as ClickHouseLikeError;
       const code = e instanceof StoreError ? e.code : errorCode(err);
-      const msg = err.message.startsWith('Code:') ? err.message : `Code: ${code}. DB::Exception: ${err.message}`;
+      // chdb's errors arrive parsed (message without code and type): put them back in
+      // ClickHouse's form, which clients parse into code and type.
+      const msg = err.message.startsWith('Code:') ? err.message : `Code: ${code}. DB::Exception: ${err.message.trim()} (${err.type && /^[A-Z0-9_]+$/.test(err.type) ? err.type : 'UNKNOWN_EXCEPTION'})`;
       if (e instanceof StoreError) log.warn({ code, type: e.type, detail: e.message }, 'store request refused');
       else log.debug({ code, msg }, 'store query failed');
       if (!res.headersSent) res.writeHead(statusFor(code), { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-exception-code': String(code) });

@@ -53,7 +53,7 @@ async function outageProxy(target: URL): Promise<{ url: string; down(): void; up
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as net.AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${target.username ? `${target.username}:${target.password}@` : ''}127.0.0.1:${port}`,
     down: () => {
       isDown = true;
       for (const s of sockets) s.destroy();

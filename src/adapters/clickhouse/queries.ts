@@ -61,7 +61,8 @@ export async function runQuery<T>(ch: ClickHouseClient, name: QueryName, params:
     });
     return await rs.json<T>();
   } catch (err) {
-    if (String((err as { code?: unknown }).code) === '159') throw new QueryTimeLimitError(`${name} ran past ${opts.timeoutMs} ms`, { cause: err });
+    const e = err as { code?: unknown; type?: unknown };
+    if (String(e.code) === '159' || e.type === 'TIMEOUT_EXCEEDED') throw new QueryTimeLimitError(`${name} ran past ${opts.timeoutMs} ms`, { cause: err });
     throw err;
   }
 }

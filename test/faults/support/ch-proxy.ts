@@ -118,7 +118,8 @@ export async function startChProxy(upstream: string): Promise<ChProxy> {
     });
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    // The store's credential travels in the URL's userinfo, as in the URL the store printed.
+    url: `http://${target.username ? `${target.username}:${target.password}@` : ''}127.0.0.1:${port}`,
     port,
     get faulted() {
       return faulted;
