@@ -72,7 +72,11 @@ describe('scale-out: 2 gateways + 2 workers', () => {
 
     // Both gateways accepted, both workers flushed, and together exactly what was sent.
     for (const g of gateways) expect(g.messages().filter((m) => m.startsWith('[visitor-event]')).length).toBeGreaterThan(0);
-    const perWorker = workers.map(flushedEvents);
+    // A batch's `[flush]` line follows its insert (after the ack): rows can be visible a moment first.
+    const perWorker = await eventually(() => {
+      const p = workers.map(flushedEvents);
+      return p[0]! + p[1]! >= sent.length ? p : undefined;
+    }, 10_000).catch(() => workers.map(flushedEvents));
     expect(perWorker.every((n) => n > 0)).toBe(true);
     expect(perWorker[0]! + perWorker[1]!).toBe(sent.length);
   });
