@@ -8,8 +8,9 @@
  * 2. `EXPLAIN AST <canonical>` (which never executes its query, nor honours its FORMAT or
  *    INTO OUTFILE) gives the syntax tree, walked line by line, failing closed on any line it
  *    cannot read:
- *    - the statement kind must be one the user may run (reads; the service's user also writes
- *      and runs DDL; never SET, USE, SYSTEM, ATTACH, BACKUP, grants or users);
+ *    - the statement kind must be one the user may run (reads; the service's user also writes,
+ *      runs DDL, kills its mutations and the two SYSTEM commands its erasure job needs; never SET,
+ *      USE, other SYSTEM commands, ATTACH, BACKUP, grants or users);
  *    - no function node anywhere may name a table function, table engine or database engine that
  *      reaches files, processes or the network (the names come from ClickHouse's own
  *      `system.table_functions`, `system.table_engines` and `system.database_engines`, minus an
@@ -28,7 +29,9 @@ export type StoreAccess = 'full' | 'read';
 export type GuardRunner = (sql: string, params: Record<string, unknown>) => Promise<string>;
 
 const READ_ROOTS = /^(?:SelectWithUnionQuery|SelectIntersectExceptQuery|Show\w*|Exists\w*|DescribeQuery|Explain)$/;
-const WRITE_ROOTS = /^(?:InsertQuery|CreateQuery|AlterQuery|DropQuery|Rename|TruncateQuery|OptimizeQuery|DeleteQuery|UpdateQuery|CheckQuery)$/;
+const WRITE_ROOTS = /^(?:InsertQuery|CreateQuery|AlterQuery|DropQuery|Rename|TruncateQuery|OptimizeQuery|DeleteQuery|UpdateQuery|CheckQuery|KillQueryQuery|SYSTEM)$/;
+/** The SYSTEM commands the service's own jobs run (erasure: cleanup of old parts, replica sync). */
+const SERVICE_SYSTEM = /^SYSTEM (?:START CLEANUP|SYNC REPLICA) /;
 
 /** Table functions that only compute or read this store's own tables. */
 const LOCAL_TABLE_FUNCTIONS = ['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'values', 'generate_series', 'generateseries', 'generaterandom', 'null', 'view', 'merge', 'format', 'primes'];
@@ -202,6 +205,7 @@ export class SqlGuard {
       stack.push({ depth, type });
     }
     const root = lines[0]!.split(' ')[0];
+    if (root === 'SYSTEM' && !SERVICE_SYSTEM.test(canonical)) refuse(`statement ${canonical.split(/\s+/).slice(0, 3).join(' ')}`);
     // INSERT … VALUES/FORMAT with rows inline: the rows are not in the tree (and `Values` would
     // evaluate expressions in them). Rows go in the request body, as clickhouse-js sends them.
     if (root === 'InsertQuery' && !insertHasSelect) refuse('INSERT with inline rows (send them in the request body)');

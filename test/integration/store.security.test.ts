@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../src/adapters/clickhouse/client.js';
 import { storePasswordFile } from '../../src/adapters/secrets/store-credentials.js';
 import { TokenSecretStore } from '../../src/adapters/secrets/token-secret.store.js';
+import { cleanupSql, deleteSql, PARAMS, stagingCreateSql, stagingDropSql, stagingInsertSql, stagingTable, type TargetTable } from '../../src/domain/erasure-plan.js';
 import { removeTestData, startTestService, type TestService } from '../support/services.js';
 
 let t: TestService;
@@ -220,6 +221,9 @@ function escapes(): string[] {
     "SET max_threads = 1",
     'USE system',
     'SYSTEM FLUSH LOGS',
+    'SYSTEM SHUTDOWN',
+    'SYSTEM RELOAD CONFIG',
+    'SYSTEM DROP FILESYSTEM CACHE',
     "CREATE USER sec_u IDENTIFIED BY 'x'",
     'GRANT ALL ON *.* TO default',
   ];
@@ -302,6 +306,8 @@ describe('store port: the read-only user', () => {
       'CREATE TABLE sec_g (a Int8) ENGINE = Memory',
       'RENAME TABLE sec_t TO sec_t2',
       'OPTIMIZE TABLE sec_t FINAL',
+      'SYSTEM START CLEANUP sec_t',
+      'KILL MUTATION WHERE 1',
       'SELECT 1 SETTINGS readonly = 0',
     ]) {
       const a = await asGrafana(sql);
@@ -336,8 +342,22 @@ describe('store port: the service’s own client', () => {
     await ch.command({ query: 'ALTER TABLE sec_t2 DELETE WHERE a < {n:UInt32} SETTINGS mutations_sync = 2', query_params: { n: 5 } });
     const left = await (await ch.query({ query: 'SELECT count() AS n FROM sec_t2', format: 'JSONEachRow' })).json<{ n: string }>();
     expect(Number(left[0]!.n)).toBe(5);
+    // What the erasure job runs besides its mutations: kill its own leftovers, clean old parts.
+    await ch.command({ query: "KILL MUTATION WHERE database = currentDatabase() AND is_done = 0 AND position(command, {s:String}) > 0 SYNC", query_params: { s: 'sec_none' } });
+    await ch.command({ query: 'SYSTEM START CLEANUP `sec_t2`' });
     await ch.command({ query: 'DROP TABLE sec_t2' });
     await ch.command({ query: "ALTER TABLE sec_t DELETE WHERE 1 SETTINGS mutations_sync = 2" });
+  });
+
+  it('runs the erasure job’s statements (staging table, mutation by name, cleanup) through the port', async () => {
+    const staging = stagingTable(randomBytes(8).toString('hex'));
+    const events: TargetTable = { table: 'events', ids: { person_id: 'scalar', visitor_id: 'scalar', session_id: 'scalar' } };
+    await ch.command({ query: stagingCreateSql(staging) });
+    await ch.command({ query: stagingInsertSql(staging), query_params: { [PARAMS.kind]: 'person', [PARAMS.ids]: ['p-sec'] } });
+    await ch.command({ query: deleteSql(events, staging), query_params: { [PARAMS.account]: t.account.id } });
+    await ch.command({ query: cleanupSql(events) });
+    await ch.command({ query: stagingDropSql(staging) });
+    expect(await (await ch.query({ query: `EXISTS TABLE ${staging}`, format: 'TabSeparated' })).text()).toBe('0\n');
   });
 
   it('is refused without the credential in the URL', async () => {
