@@ -719,7 +719,7 @@
     const sampled = state.onlineSamples.some((p) => p.t >= Date.now() - onlineWindowMs());
     note(
       'chart-online',
-      `${values.length ? `peak ${num(Math.max(...values))} in this window · ` : ''}${sampled ? `a sample every ${duration(state.sampleMs)}, live since ${clock(state.liveSince)}` : 'no samples stored in this window yet: the line starts when this page opened'}`,
+      `${values.length ? `peak ${num(Math.max(...values))} in this window · ` : ''}${sampled ? `a sample every ${state.sampleMs % 60_000 ? duration(state.sampleMs) : state.sampleMs === 60_000 ? 'minute' : `${state.sampleMs / 60_000} minutes`}, live since ${clock(state.liveSince)}` : 'no samples stored in this window yet: the line starts when this page opened'}`,
     );
   }
 
@@ -765,8 +765,9 @@
         cols,
         `no page views in this window`,
       );
-      const [pv, vis] = [cols[1], cols[2]].map((c) => c.reduce((a, b) => a + b, 0));
-      note('chart-traffic', `${num(pv)} page views in the window · the busiest ${bucket} had ${num(Math.max(0, ...cols[2]))} ${Math.max(0, ...cols[2]) === 1 ? 'visitor' : 'visitors'}${vis ? '' : ''} · times in ${TZ}`);
+      const views = cols[1].reduce((a, b) => a + b, 0);
+      const busiest = Math.max(0, ...cols[2]);
+      note('chart-traffic', `${num(views)} page views in the window · the busiest ${bucket} had ${num(busiest)} ${busiest === 1 ? 'visitor' : 'visitors'} · times in ${TZ}`);
     } catch (err) {
       chartFailed('chart-traffic', err);
     }
