@@ -6,7 +6,7 @@ import type { GatewayContext, RouteModule } from './context.js';
 import { handle, type RequestInfo, type Reply } from './http.js';
 import { requireAdmin } from './admin-auth.js';
 
-/** A file served from memory: read, minified and compressed once at start. */
+/** A file served from memory: read and compressed once at start. */
 export interface StaticAsset {
   body: Buffer;
   gzip: Buffer;

@@ -28,10 +28,14 @@
     session: '',
     sessionVisitor: '',
     timelineTimer: 0,
-    /** Events shown in the open timeline: a reload that found nothing new tries once more. */
+    /** Events shown in the open timeline. */
     timelineCount: 0,
-    /** Reloads left until the open timeline shows the `leave` of a visitor who went. */
-    awaitLeave: 0,
+    /** Reloads left for a live change the store does not show yet (it lags by about a flush). */
+    timelineRetries: 0,
+    /** The open timeline's visitor left: reload until their `leave` is stored. */
+    awaitLeave: false,
+    /** Reloads after opening a live visitor's session: their latest events may not be stored yet. */
+    timelineSettle: 0,
     /** Concurrency: stored per-minute samples, then the live count at every change since the first snapshot. */
     onlineSamples: [],
     sampleMs: 60_000,
@@ -233,15 +237,15 @@
         takeCounts(m);
         // The visitor's final events (their `leave`) are stored after this message: fetch them.
         if (m.visitorId === state.sessionVisitor) {
-          state.awaitLeave = 10;
-          reloadTimelineSoon();
+          state.awaitLeave = true;
+          reloadTimelineSoon(10);
         }
         break;
       case 'event': {
         const v = state.visitors.get(m.visitorId);
         const e = m.event || {};
         if (v && e.type !== 'heartbeat') v.lastActivity = e.ts || Date.now();
-        if (m.visitorId === state.sessionVisitor) reloadTimelineSoon();
+        if (m.visitorId === state.sessionVisitor) reloadTimelineSoon(1);
         break;
       }
       default:
@@ -372,8 +376,12 @@
 
   function openSession(sessionId, visitorId, personId) {
     state.session = sessionId;
+    clearTimeout(state.timelineTimer);
+    state.timelineTimer = 0;
     state.timelineCount = 0;
-    state.awaitLeave = 0;
+    state.timelineRetries = 0;
+    state.awaitLeave = false;
+    state.timelineSettle = state.visitors.has(visitorId) ? 2 : 0;
     state.sessionVisitor = visitorId || '';
     $('timeline-title').textContent = `${personId || 'anonymous'} · session ${short(sessionId)}`;
     $('timeline-body').replaceChildren(h('p', { class: 'muted' }, 'loading…'));
@@ -406,16 +414,33 @@
     return undefined;
   }
 
-  /** Events reach ClickHouse about a flush after the live feed shows them: reload, and once more if nothing new came. */
-  function reloadTimelineSoon() {
+  /** Reload the open timeline in `ms`, unless a reload is already due (a burst of events makes one). */
+  function scheduleTimeline(ms) {
     const session = state.session;
-    if (!session) return;
-    clearTimeout(state.timelineTimer);
-    const before = state.timelineCount;
-    state.timelineTimer = setTimeout(async () => {
-      await loadTimeline(session);
-      if (state.session === session && state.timelineCount === before && !state.awaitLeave) state.timelineTimer = setTimeout(() => loadTimeline(session), TIMELINE_RELOAD_MS * 2);
-    }, TIMELINE_RELOAD_MS);
+    if (!session || state.timelineTimer) return;
+    state.timelineTimer = setTimeout(() => {
+      state.timelineTimer = 0;
+      loadTimeline(session);
+    }, ms);
+  }
+
+  /** A live event of the open timeline's visitor: reload, and retry while the store has not caught up. */
+  function reloadTimelineSoon(retries) {
+    state.timelineRetries = Math.max(state.timelineRetries, retries);
+    scheduleTimeline(TIMELINE_RELOAD_MS);
+  }
+
+  /** After a load: look again while the store may still be behind what the live feed reported. */
+  function retryTimeline(grew) {
+    if (state.timelineSettle > 0) {
+      state.timelineSettle--;
+      scheduleTimeline(2 * TIMELINE_RELOAD_MS);
+    } else if (state.timelineRetries > 0 && (state.awaitLeave || !grew)) {
+      state.timelineRetries--;
+      scheduleTimeline(2 * TIMELINE_RELOAD_MS);
+    } else {
+      state.timelineRetries = 0;
+    }
   }
 
   async function loadTimeline(sessionId) {
@@ -425,22 +450,17 @@
       detail = await api(`/api/sessions/${encodeURIComponent(sessionId)}?limit=500`);
     } catch (err) {
       if (state.session !== sessionId) return;
+      retryTimeline(false);
       if (err.status === 404) body.replaceChildren(h('p', { class: 'muted' }, 'nothing stored for this session yet (events land within a few seconds)'));
       else unavailable(body, err);
       return;
     }
     if (state.session !== sessionId) return;
     const events = detail.timeline || [];
+    const grew = events.length > state.timelineCount;
     state.timelineCount = events.length;
-    // The store may lag the live feed by more than a flush under load: keep looking for the leave.
-    const ended = events.length > 0 && events[events.length - 1].type === 'leave';
-    if (state.awaitLeave > 0 && !ended) {
-      state.awaitLeave--;
-      clearTimeout(state.timelineTimer);
-      state.timelineTimer = setTimeout(() => loadTimeline(sessionId), 2_000);
-    } else {
-      state.awaitLeave = 0;
-    }
+    if (events.length && events[events.length - 1].type === 'leave') state.awaitLeave = false;
+    retryTimeline(grew);
     const s = detail.summary || {};
     const facts = [
       detail.personId ? `person ${detail.personId}` : 'anonymous',
@@ -506,7 +526,7 @@
               { label: 'last seen', value: (r) => agoEl(r.lastSeenMs || toMs(r.lastSeen)) },
             ], openWho)
           : h('p', { class: 'muted' }, 'nobody to call yet'),
-        data.formula ? h('p', { class: 'muted small formula' }, data.formula) : null,
+        ...(data.formula ? [h('p', { class: 'muted small formula' }, data.formula)] : []),
       );
     } catch (err) {
       unavailable(el, err);
@@ -525,7 +545,7 @@
         // No impressions: there is no rate to show, only the clicks that came without one.
         el.replaceChildren(
           h('p', { class: 'muted', id: 'ctr-empty' }, 'no recommendations shown in this window'),
-          clicks ? h('p', { class: 'muted small' }, `${clickText} on recommended links without a recorded impression (the recommender reports what it showed with POST /api/recommendations)`) : null,
+          ...(clicks ? [h('p', { class: 'muted small' }, `${clickText} on recommended links without a recorded impression (the recommender reports what it showed with POST /api/recommendations)`)] : []),
         );
         return;
       }
@@ -655,7 +675,8 @@
   }
 
   function chartFailed(id, err) {
-    note(id, `unavailable (${err && err.message ? err.message : 'no answer'})`);
+    if (charts.has(id)) note(id, `unavailable (${err && err.message ? err.message : 'no answer'})`);
+    else unavailable($(id), err);
   }
 
   // Concurrent visitors: the stored per-minute samples up to the first snapshot, then every change

@@ -144,6 +144,8 @@ describe('the operator page', () => {
     }, 15_000);
     expect(await op.page.textContent('#timeline-title')).toContain(session.slice(0, 8));
     expect(await op.page.textContent('#timeline-body')).toContain('“floorplan”');
+    // No recommendation shown or clicked yet: the card says exactly that.
+    expect(await op.page.textContent('#ctr-body')).toBe('no recommendations shown in this window');
     await screenshot(op.page, 'operator-live-visitor');
 
     await visitorPage.close();
@@ -153,7 +155,7 @@ describe('the operator page', () => {
     await eventually(async () => {
       const types = await op.page.locator('#timeline-body li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-type')));
       return types[types.length - 1] === 'leave';
-    }, 15_000);
+    }, 30_000);
     expect(op.errors).toEqual([]);
     await vctx.close();
     await op.ctx.close();
@@ -398,6 +400,14 @@ describe('the charts', () => {
     expect(online.last).toEqual([0]);
     expect(online.points).toBeGreaterThanOrEqual(SAMPLES.length + 1);
     expect(await inkedPixels(page, 'chart-online')).toBeGreaterThan(500);
+    // Nobody online: the live cards say so rather than stay blank; so does every other card.
+    expect(await page.textContent('#visitors-empty')).toBe('nobody online right now');
+    expect(await page.isVisible('#visitors-empty')).toBe(true);
+    expect(await page.textContent('#pages-empty')).toBe('nobody online right now');
+    const blank = await page.$$eval('section.card', (cards) =>
+      cards.filter((c) => (c as HTMLElement).innerText.trim() === (c.querySelector('h2') as HTMLElement).innerText.trim()).map((c) => c.getAttribute('aria-labelledby')),
+    );
+    expect(blank).toEqual([]);
     await screenshot(page, 'operator-charts');
     expect(op.errors).toEqual([]);
     await op.ctx.close();
