@@ -788,7 +788,7 @@
       );
       const views = cols[1].reduce((a, b) => a + b, 0);
       const busiest = Math.max(0, ...cols[2]);
-      note('chart-traffic', `${num(views)} page views in the window · the busiest ${bucket} had ${num(busiest)} ${busiest === 1 ? 'visitor' : 'visitors'} · times in ${TZ}`);
+      note('chart-traffic', `${num(views)} ${views === 1 ? 'page view' : 'page views'} in the window · the busiest ${bucket} had ${num(busiest)} ${busiest === 1 ? 'visitor' : 'visitors'} · times in ${TZ}`);
     } catch (err) {
       chartFailed('chart-traffic', err);
     }
