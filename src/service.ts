@@ -38,6 +38,7 @@ import { JobQueues } from './adapters/queues/job-queues.js';
 import { createQueueConnection } from './adapters/queues/connection.js';
 import { jobsRoutes } from './gateway/jobs.routes.js';
 import { analyticsRoutes } from './gateway/analytics.routes.js';
+import { chartsRoutes } from './gateway/charts.routes.js';
 
 export interface ServiceOptions {
   /** Where logs go (tests pass a file or a stream to read the JSON lines back). */
@@ -296,7 +297,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         readiness,
         jobs: jobQueues,
       };
-      const modules: RouteModule[] = [healthRoutes(liveness), ingestRoutes, presenceRoutes(presenceStore), liveRoutes(liveHub), identityRoutes(identity), webRoutes, jobsRoutes, analyticsRoutes];
+      const modules: RouteModule[] = [healthRoutes(liveness), ingestRoutes, presenceRoutes(presenceStore), liveRoutes(liveHub), identityRoutes(identity), webRoutes, jobsRoutes, analyticsRoutes, chartsRoutes];
       const gateway = await startGateway(ctx, modules, config.HOST, config.PORT, { sharedPort: config.GATEWAY_SHARED_PORT });
       service.gateway = gateway;
       service.ctx = ctx;

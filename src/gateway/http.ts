@@ -56,7 +56,11 @@ export class Reply {
   done = false;
   readonly #abortHandlers: (() => void)[] = [];
 
-  constructor(readonly res: HttpResponse) {
+  /** `head`: a HEAD request gets every header of the answer, and its Content-Length, but no body. */
+  constructor(
+    readonly res: HttpResponse,
+    readonly head = false,
+  ) {
     res.onAborted(() => {
       this.aborted = true;
       for (const h of this.#abortHandlers) h();
@@ -73,7 +77,14 @@ export class Reply {
     this.res.cork(() => {
       this.res.writeStatus(statusLine(r.status));
       for (const [k, v] of Object.entries(r.headers ?? {})) this.res.writeHeader(k, v);
-      this.res.end(r.body ?? '');
+      if (this.head) {
+        // Not endWithoutBody(length): this uWS build then waits for that many bytes and drops the
+        // next request on a kept-alive connection.
+        this.res.writeHeader('content-length', String(Buffer.byteLength(r.body ?? '')));
+        this.res.endWithoutBody();
+      } else {
+        this.res.end(r.body ?? '');
+      }
     });
   }
 
@@ -145,7 +156,7 @@ export function handle(opts: HandlerOptions, fn: Handler, paramCount = 0) {
     const params: string[] = [];
     for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i) ?? '');
     const method = req.getMethod();
-    const reply = new Reply(res);
+    const reply = new Reply(res, method === 'head');
     let bodyPromise: Promise<Buffer> | undefined;
     if (method === 'post' || method === 'put' || method === 'patch' || method === 'delete') {
       bodyPromise = readBody(res, reply, Number(headers['content-length'] ?? 0), opts.maxBodyBytes);

@@ -1,40 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import type { GatewayContext, RouteModule } from './context.js';
 import { handle, type RequestInfo, type Reply } from './http.js';
 import { requireAdmin } from './admin-auth.js';
 
-/** A file served from memory: read, minified and compressed once at start. */
+/** A file served from memory: read and compressed once at start. */
 export interface StaticAsset {
   body: Buffer;
   gzip: Buffer;
   etag: string;
   headers: Record<string, string>;
-}
-
-/**
- * Strip what a browser never needs from the snippet: comment-only lines and indentation.
- * Line breaks stay, so automatic semicolon insertion reads the code exactly as written;
- * `t.js` keeps its comments on lines of their own for this reason.
- */
-export function stripJs(source: string): string {
-  const out: string[] = [];
-  let inBlock = false;
-  for (const raw of source.split('\n')) {
-    const line = raw.trim();
-    if (inBlock) {
-      if (line.includes('*/')) inBlock = false;
-      continue;
-    }
-    if (line.startsWith('/*')) {
-      inBlock = !line.includes('*/');
-      continue;
-    }
-    if (line === '' || line.startsWith('//')) continue;
-    out.push(line);
-  }
-  return `${out.join('\n')}\n`;
 }
 
 function asset(body: Buffer, headers: Record<string, string>): StaticAsset {
@@ -46,9 +23,14 @@ function webFile(name: string): Buffer {
   return readFileSync(new URL(`../web/${name}`, import.meta.url));
 }
 
-/** The snippet as served (minified), also used by the README size figure and its test. */
+/** A file of the uPlot package (the operator page's charts), from wherever npm put it. */
+function uplotFile(name: string): Buffer {
+  return readFileSync(createRequire(import.meta.url).resolve(`uplot/dist/${name}`));
+}
+
+/** The snippet as served: `t.min.js`, esbuild's output of `t.js` (`npm run build:snippet`). */
 export function snippetAsset(): StaticAsset {
-  return asset(Buffer.from(stripJs(webFile('t.js').toString('utf8'))), {
+  return asset(webFile('t.min.js'), {
     'content-type': 'text/javascript; charset=utf-8',
     // Short freshness so a fix reaches every site within the hour; the ETag makes revalidation cheap.
     'cache-control': 'public, max-age=3600, stale-while-revalidate=86400',
@@ -69,11 +51,15 @@ const PAGE_SECURITY: Record<string, string> = {
 /** Every path this module serves, and nothing else: no file name ever comes from a request. */
 function loadAssets(): Map<string, StaticAsset> {
   const revalidate = 'no-cache';
+  // The library changes only with an npm update: a day of freshness, then the ETag.
+  const vendor = 'public, max-age=86400';
   return new Map<string, StaticAsset>([
     ['/t.js', snippetAsset()],
     ['/', asset(webFile('dashboard.html'), { 'content-type': 'text/html; charset=utf-8', 'cache-control': revalidate, ...PAGE_SECURITY })],
     ['/dashboard.js', asset(webFile('dashboard.js'), { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': revalidate })],
     ['/dashboard.css', asset(webFile('dashboard.css'), { 'content-type': 'text/css; charset=utf-8', 'cache-control': revalidate })],
+    ['/vendor/uplot.min.js', asset(uplotFile('uPlot.iife.min.js'), { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': vendor })],
+    ['/vendor/uplot.min.css', asset(uplotFile('uPlot.min.css'), { 'content-type': 'text/css; charset=utf-8', 'cache-control': vendor })],
   ]);
 }
 
@@ -92,14 +78,18 @@ function serve(a: StaticAsset, req: RequestInfo, reply: Reply): void {
     return;
   }
   const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
-  reply.send({ status: 200, headers: gzip ? { ...common, 'content-encoding': 'gzip' } : common, body: gzip ? a.gzip : a.body });
+  const headers = gzip ? { ...common, 'content-encoding': 'gzip' } : common;
+  const body = gzip ? a.gzip : a.body;
+  reply.send({ status: 200, headers, body });
 }
 
-/** The snippet `/t.js`, the operator page `/` with its two assets, and `/api/me` for the page. */
+/** The snippet `/t.js`, the operator page `/` with its assets (GET and HEAD), and `/api/me` for the page. */
 export const webRoutes: RouteModule = (app, ctx: GatewayContext) => {
   const assets = loadAssets();
   for (const [path, a] of assets) {
-    app.get(path, handle(ctx.handlerOpts, (req, reply) => serve(a, req, reply)));
+    const h = handle(ctx.handlerOpts, (req, reply) => serve(a, req, reply));
+    app.get(path, h);
+    app.head(path, h);
   }
 
   // The page learns which account its key reaches (one key = one account) and the presence timing.

@@ -28,6 +28,19 @@
     session: '',
     sessionVisitor: '',
     timelineTimer: 0,
+    /** Events shown in the open timeline. */
+    timelineCount: 0,
+    /** Reloads left for a live change the store does not show yet (it lags by about a flush). */
+    timelineRetries: 0,
+    /** The open timeline's visitor left: reload until their `leave` is stored. */
+    awaitLeave: false,
+    /** Reloads after opening a live visitor's session: their latest events may not be stored yet. */
+    timelineSettle: 0,
+    /** Concurrency: stored per-minute samples, then the live count at every change since the first snapshot. */
+    onlineSamples: [],
+    sampleMs: 60_000,
+    liveSince: 0,
+    livePoints: [],
   };
 
   const $ = (id) => document.getElementById(id);
@@ -62,6 +75,11 @@
     return new Date().toDateString() === d.toDateString()
       ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
       : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  }
+
+  /** A relative time that keeps itself current (the ticker below rewrites every [data-ago]). */
+  function agoEl(ms) {
+    return ms ? h('time', { 'data-ago': ms, datetime: new Date(ms).toISOString(), title: new Date(ms).toLocaleString() }, ago(ms)) : '';
   }
 
   function ago(ms) {
@@ -217,15 +235,17 @@
         state.visitors.delete(m.visitorId);
         mergePages(m.pages);
         takeCounts(m);
+        // The visitor's final events (their `leave`) are stored after this message: fetch them.
+        if (m.visitorId === state.sessionVisitor) {
+          state.awaitLeave = true;
+          reloadTimelineSoon(10);
+        }
         break;
       case 'event': {
         const v = state.visitors.get(m.visitorId);
         const e = m.event || {};
         if (v && e.type !== 'heartbeat') v.lastActivity = e.ts || Date.now();
-        if (m.visitorId === state.sessionVisitor && state.session) {
-          clearTimeout(state.timelineTimer);
-          state.timelineTimer = setTimeout(() => loadTimeline(state.session), TIMELINE_RELOAD_MS);
-        }
+        if (m.visitorId === state.sessionVisitor) reloadTimelineSoon(1);
         break;
       }
       default:
@@ -236,6 +256,7 @@
 
   function renderLive() {
     if (!state.liveKnown) return;
+    recordLiveCount();
     const c = state.counts;
     $('online-total').textContent = num(c.online);
     $('online-auth').textContent = num(c.authenticated);
@@ -245,6 +266,7 @@
 
     const pages = [...state.pages].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 30);
     $('pages-body').replaceChildren(...pages.map(([path, count]) => h('tr', { 'data-path': path }, h('td', { class: 'path' }, path), h('td', { class: 'num' }, num(count)))));
+    $('pages-empty').textContent = 'nobody online right now';
     $('pages-empty').hidden = pages.length > 0;
 
     const visitors = [...state.visitors.values()].sort((a, b) => (b.lastActivity || 0) - (a.lastActivity || 0));
@@ -263,10 +285,11 @@
           h('td', { class: 'num' }, num(v.pagesViewed)),
           h('td', { class: 'small' }, [v.uaFamily, v.device].filter(Boolean).join(' · '), v.tabs > 1 ? h('div', { class: 'muted' }, `${v.tabs} tabs`) : null),
           h('td', {}, clock(v.joinedAt)),
-          h('td', { 'data-ts': v.lastActivity || '' }, ago(v.lastActivity)),
+          h('td', { class: 'last-active' }, agoEl(v.lastActivity)),
         ),
       ),
     );
+    $('visitors-empty').textContent = 'nobody online right now';
     $('visitors-empty').hidden = visitors.length > 0;
     $('visitors-more').hidden = !state.truncated;
   }
@@ -338,14 +361,27 @@
     state.pollTimer = 0;
   }
 
+  // Relative times tick between refreshes; the concurrency line slides on with the clock.
   setInterval(() => {
-    for (const td of document.querySelectorAll('#visitors-body td[data-ts]')) td.textContent = ago(Number(td.dataset.ts));
+    for (const el of document.querySelectorAll('[data-ago]')) {
+      const text = ago(Number(el.dataset.ago));
+      if (el.textContent !== text) el.textContent = text;
+    }
+  }, 1000);
+  setInterval(() => {
+    if (state.liveKnown && state.key) drawOnline();
   }, 5000);
 
   // ---- session timeline ---------------------------------------------------------------------
 
   function openSession(sessionId, visitorId, personId) {
     state.session = sessionId;
+    clearTimeout(state.timelineTimer);
+    state.timelineTimer = 0;
+    state.timelineCount = 0;
+    state.timelineRetries = 0;
+    state.awaitLeave = false;
+    state.timelineSettle = state.visitors.has(visitorId) ? 2 : 0;
     state.sessionVisitor = visitorId || '';
     $('timeline-title').textContent = `${personId || 'anonymous'} · session ${short(sessionId)}`;
     $('timeline-body').replaceChildren(h('p', { class: 'muted' }, 'loading…'));
@@ -378,6 +414,35 @@
     return undefined;
   }
 
+  /** Reload the open timeline in `ms`, unless a reload is already due (a burst of events makes one). */
+  function scheduleTimeline(ms) {
+    const session = state.session;
+    if (!session || state.timelineTimer) return;
+    state.timelineTimer = setTimeout(() => {
+      state.timelineTimer = 0;
+      loadTimeline(session);
+    }, ms);
+  }
+
+  /** A live event of the open timeline's visitor: reload, and retry while the store has not caught up. */
+  function reloadTimelineSoon(retries) {
+    state.timelineRetries = Math.max(state.timelineRetries, retries);
+    scheduleTimeline(TIMELINE_RELOAD_MS);
+  }
+
+  /** After a load: look again while the store may still be behind what the live feed reported. */
+  function retryTimeline(grew) {
+    if (state.timelineSettle > 0) {
+      state.timelineSettle--;
+      scheduleTimeline(2 * TIMELINE_RELOAD_MS);
+    } else if (state.timelineRetries > 0 && (state.awaitLeave || !grew)) {
+      state.timelineRetries--;
+      scheduleTimeline(2 * TIMELINE_RELOAD_MS);
+    } else {
+      state.timelineRetries = 0;
+    }
+  }
+
   async function loadTimeline(sessionId) {
     const body = $('timeline-body');
     let detail;
@@ -385,11 +450,17 @@
       detail = await api(`/api/sessions/${encodeURIComponent(sessionId)}?limit=500`);
     } catch (err) {
       if (state.session !== sessionId) return;
+      retryTimeline(false);
       if (err.status === 404) body.replaceChildren(h('p', { class: 'muted' }, 'nothing stored for this session yet (events land within a few seconds)'));
       else unavailable(body, err);
       return;
     }
     if (state.session !== sessionId) return;
+    const events = detail.timeline || [];
+    const grew = events.length > state.timelineCount;
+    state.timelineCount = events.length;
+    if (events.length && events[events.length - 1].type === 'leave') state.awaitLeave = false;
+    retryTimeline(grew);
     const s = detail.summary || {};
     const facts = [
       detail.personId ? `person ${detail.personId}` : 'anonymous',
@@ -452,10 +523,10 @@
               { label: 'dwell', num: true, value: (r) => num(r.dwell) },
               { label: 'page views', num: true, value: (r) => num(r.pageViews) },
               { label: 'engaged', num: true, value: (r) => duration(r.dwellMs) },
-              { label: 'last seen', value: (r) => ago(r.lastSeenMs || toMs(r.lastSeen)) },
+              { label: 'last seen', value: (r) => agoEl(r.lastSeenMs || toMs(r.lastSeen)) },
             ], openWho)
           : h('p', { class: 'muted' }, 'nobody to call yet'),
-        data.formula ? h('p', { class: 'muted small formula' }, data.formula) : null,
+        ...(data.formula ? [h('p', { class: 'muted small formula' }, data.formula)] : []),
       );
     } catch (err) {
       unavailable(el, err);
@@ -465,19 +536,28 @@
   async function loadCtr() {
     const el = $('ctr-body');
     try {
-      const data = await api('/api/ctr?from=7d');
+      const data = await api('/api/ctr?from=30d');
       const o = data.overall || {};
-      const rows = data.listings || [];
+      const clicks = Number(o.clicks) || 0;
+      const shown = Number(o.impressions) || 0;
+      const clickText = `${num(clicks)} ${clicks === 1 ? 'click' : 'clicks'}`;
+      if (!shown) {
+        // No impressions: there is no rate to show, only the clicks that came without one.
+        el.replaceChildren(
+          h('p', { class: 'muted', id: 'ctr-empty' }, 'no recommendations shown in this window'),
+          ...(clicks ? [h('p', { class: 'muted small' }, `${clickText} on recommended links without a recorded impression (the recommender reports what it showed with POST /api/recommendations)`)] : []),
+        );
+        return;
+      }
+      const rows = (data.listings || []).slice(0, 10);
       el.replaceChildren(
-        h('div', { class: 'ctr-overall' }, h('span', { class: 'big', id: 'ctr-overall' }, rate(o.ctr)), h('span', { class: 'muted' }, ` ${num(o.clicks || 0)} ${o.clicks === 1 ? 'click' : 'clicks'} of ${num(o.impressions || 0)} shown`)),
-        rows.length
-          ? table(rows.slice(0, 15), [
-              { label: 'listing', cls: 'path', value: (r) => r.listing },
-              { label: 'shown', num: true, value: (r) => num(r.impressions) },
-              { label: 'clicks', num: true, value: (r) => num(r.clicks) },
-              { label: 'CTR', num: true, value: (r) => rate(r.ctr) },
-            ])
-          : h('p', { class: 'muted' }, 'no recommendations in this window'),
+        h('div', { class: 'ctr-overall' }, h('span', { class: 'big', id: 'ctr-overall' }, rate(o.ctr)), h('div', { class: 'muted' }, `${clickText} on ${num(shown)} recommended ${shown === 1 ? 'listing' : 'listings'} shown`)),
+        table(rows, [
+          { label: 'listing', cls: 'path', value: (r) => r.listing },
+          { label: 'shown', num: true, value: (r) => num(r.impressions) },
+          { label: 'clicks', num: true, value: (r) => num(r.clicks) },
+          { label: 'CTR', num: true, value: (r) => rate(r.ctr) },
+        ]),
       );
     } catch (err) {
       unavailable(el, err);
@@ -507,7 +587,7 @@
               { label: 'looked at', value: (r) => h('ul', { class: 'looked' }, (r.pages || []).map((p) => h('li', { title: p.path }, p.title || p.path, p.views > 1 ? h('span', { class: 'muted' }, ` ×${p.views}`) : null))) },
               { label: 'visits', num: true, value: (r) => num(r.sessions) },
               { label: 'engaged', num: true, value: (r) => duration(r.dwellMs) },
-              { label: 'last seen', value: (r) => ago(toMs(r.lastSeen)) },
+              { label: 'last seen', value: (r) => agoEl(toMs(r.lastSeen)) },
             ], openWho)
           : h('p', { class: 'muted' }, 'nobody in this window'),
       );
@@ -518,7 +598,264 @@
 
   function loadReports() {
     $('updated').textContent = `reports updated ${clock(Date.now())}`;
-    return Promise.all([loadEngagement(), loadCtr(), loadBriefing()]);
+    return Promise.all([loadEngagement(), loadCtr(), loadBriefing(), loadCharts()]);
+  }
+
+  // ---- charts (uPlot, served by the gateway at /vendor/uplot.min.js) -------------------------
+
+  const COLOR = {
+    accent: '#2456d6',
+    accentFill: 'rgba(36, 86, 214, 0.10)',
+    bar: 'rgba(36, 86, 214, 0.55)',
+    ok: '#19875a',
+    purple: '#805ad5',
+    gray: 'rgba(107, 115, 133, 0.28)',
+    muted: '#6b7385',
+    line: '#e3e6ec',
+  };
+  /** Whole-number steps for count axes (uPlot's default steps include fractions). */
+  const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6];
+  const HOUR_MS = 3_600_000;
+  const DAY_MS = 24 * HOUR_MS;
+  const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
+  /** id → uPlot instance. */
+  const charts = new Map();
+
+  function axis(extra) {
+    return { stroke: COLOR.muted, grid: { stroke: COLOR.line, width: 1 }, ticks: { stroke: COLOR.line, width: 1, size: 4 }, font: '11px system-ui, sans-serif', ...extra };
+  }
+
+  const countAxis = (extra) => axis({ incrs: COUNT_STEPS, size: 40, ...extra });
+  /** Counts start at zero and leave headroom; an empty series still gets a 0–1 axis. */
+  const countRange = (_u, _min, max) => [0, Math.max(1, Math.ceil((max || 0) * 1.15))];
+  const bars = (size) => (window.uPlot ? uPlot.paths.bars({ size: [size, 48] }) : undefined);
+
+  /**
+   * Draw `data` (uPlot's columns: x, then one array a series) into #id, creating the chart on
+   * first use. The container's data-* attributes say what was drawn (points, last values,
+   * totals), for the browser tests and anyone reading the DOM.
+   */
+  function plot(id, options, data, emptyText) {
+    const el = $(id);
+    if (!window.uPlot) {
+      el.replaceChildren(h('p', { class: 'unavailable' }, 'charts unavailable (uPlot did not load)'));
+      return;
+    }
+    let u = charts.get(id);
+    if (!u) {
+      el.replaceChildren();
+      u = new uPlot({ width: Math.max(240, el.clientWidth), ms: 1, cursor: { drag: { x: false, y: false } }, ...options() }, data, el);
+      charts.set(id, u);
+      const chart = u;
+      new ResizeObserver(() => {
+        const w = el.clientWidth;
+        if (w > 0 && Math.abs(w - chart.width) > 1) chart.setSize({ width: w, height: chart.height });
+      }).observe(el);
+    } else {
+      u.setData(data);
+    }
+    const series = data.slice(1);
+    const totals = series.map((col) => col.reduce((sum, v) => sum + (Number(v) || 0), 0));
+    el.dataset.points = String(data[0].length);
+    el.dataset.series = String(series.length);
+    el.dataset.last = JSON.stringify(series.map((col) => (col.length ? col[col.length - 1] : null)));
+    el.dataset.totals = JSON.stringify(totals);
+    let overlay = el.querySelector('.chart-empty');
+    const empty = totals.every((t) => t === 0);
+    if (empty && !overlay) el.append((overlay = h('div', { class: 'chart-empty' })));
+    if (overlay) {
+      overlay.textContent = emptyText;
+      overlay.hidden = !empty;
+    }
+  }
+
+  function note(id, text) {
+    $(`${id}-note`).textContent = text;
+  }
+
+  function chartFailed(id, err) {
+    if (charts.has(id)) note(id, `unavailable (${err && err.message ? err.message : 'no answer'})`);
+    else unavailable($(id), err);
+  }
+
+  // Concurrent visitors: the stored per-minute samples up to the first snapshot, then every change
+  // of the live count since, then the count now. Joins and leaves move the end of the line at once.
+
+  function onlineWindowMs() {
+    return Number($('concurrency-window').value) * HOUR_MS;
+  }
+
+  /** Called at every live message: a changed count becomes a point of the line. */
+  function recordLiveCount() {
+    const now = Date.now();
+    if (!state.liveSince) state.liveSince = now;
+    const last = state.livePoints[state.livePoints.length - 1];
+    if (last && last[1] === state.counts.online) return;
+    if (last && now <= last[0]) last[1] = state.counts.online;
+    else state.livePoints.push([now, state.counts.online]);
+    const keepFrom = now - DAY_MS;
+    while (state.livePoints.length > 1 && state.livePoints[0][0] < keepFrom) state.livePoints.shift();
+    drawOnline();
+  }
+
+  function onlineData() {
+    const now = Date.now();
+    const from = now - onlineWindowMs();
+    const xs = [];
+    const ys = [];
+    const push = (t, v) => {
+      if (xs.length && t <= xs[xs.length - 1]) return;
+      xs.push(t);
+      ys.push(v);
+    };
+    // A sample missing for longer than a few intervals (the service was down) is a gap, not a line.
+    const gapMs = 2.5 * state.sampleMs;
+    let prev = 0;
+    for (const p of state.onlineSamples) {
+      if (p.t < from || (state.liveSince && p.t >= state.liveSince)) continue;
+      if (prev && p.t - prev > gapMs) push(prev + state.sampleMs, null);
+      push(p.t, p.online);
+      prev = p.t;
+    }
+    for (const [t, v] of state.livePoints) if (t >= from) push(t, v);
+    if (state.liveKnown) push(now, state.counts.online);
+    return [xs, ys];
+  }
+
+  function drawOnline() {
+    const data = onlineData();
+    plot(
+      'chart-online',
+      () => ({
+        height: 190,
+        scales: { x: { time: true, range: () => [Date.now() - onlineWindowMs(), Date.now()] }, y: { range: countRange } },
+        axes: [axis(), countAxis()],
+        series: [{}, { label: 'online', stroke: COLOR.accent, fill: COLOR.accentFill, width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }],
+      }),
+      data,
+      'nobody online in this window',
+    );
+    const values = data[1].filter((v) => v !== null);
+    const sampled = state.onlineSamples.some((p) => p.t >= Date.now() - onlineWindowMs());
+    note(
+      'chart-online',
+      `${values.length ? `peak ${num(Math.max(...values))} in this window · ` : ''}${sampled ? `a sample every ${state.sampleMs % 60_000 ? duration(state.sampleMs) : state.sampleMs === 60_000 ? 'minute' : `${state.sampleMs / 60_000} minutes`}, live since ${clock(state.liveSince)}` : 'no samples stored in this window yet: the line starts when this page opened'}`,
+    );
+  }
+
+  async function loadOnlineSeries() {
+    try {
+      const data = await api(`/api/online/series?from=${onlineWindowMs() / HOUR_MS}h`);
+      state.onlineSamples = data.points || [];
+      state.sampleMs = Number(data.sampleMs) || 60_000;
+      drawOnline();
+    } catch (err) {
+      chartFailed('chart-online', err);
+    }
+  }
+
+  /** A bucketed series' x range: half a bucket either side, so the first and last bars show whole. */
+  const bucketRange = (stepMs) => (_u, min, max) => [min - stepMs / 2, max + stepMs / 2];
+
+  async function loadTraffic() {
+    const bucket = $('traffic-bucket').value;
+    const stepMs = bucket === 'day' ? DAY_MS : HOUR_MS;
+    try {
+      const data = await api(`/api/timeseries?bucket=${bucket}&from=${bucket === 'day' ? '30d' : '48h'}&tz=${encodeURIComponent(TZ)}`);
+      const points = data.points || [];
+      const cols = [points.map((p) => p.t), points.map((p) => p.pageViews), points.map((p) => p.visitors)];
+      // The x range depends on the bucket: a new bucket needs a new chart.
+      if (charts.get('chart-traffic') && $('chart-traffic').dataset.bucket !== bucket) {
+        charts.get('chart-traffic').destroy();
+        charts.delete('chart-traffic');
+      }
+      $('chart-traffic').dataset.bucket = bucket;
+      plot(
+        'chart-traffic',
+        () => ({
+          height: 220,
+          scales: { x: { time: true, range: bucketRange(stepMs) }, y: { range: countRange } },
+          axes: [axis(), countAxis()],
+          series: [
+            { value: (_u, v) => (v === null ? '–' : bucket === 'day' ? new Date(v).toLocaleDateString([], { weekday: 'short', month: 'short', day: 'numeric' }) : new Date(v).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' })) },
+            { label: 'page views', stroke: COLOR.accent, fill: COLOR.bar, width: 0, paths: bars(0.7), points: { show: false } },
+            { label: 'visitors', stroke: COLOR.ok, width: 2, points: { show: true, size: 4 } },
+          ],
+        }),
+        cols,
+        `no page views in this window`,
+      );
+      const views = cols[1].reduce((a, b) => a + b, 0);
+      const busiest = Math.max(0, ...cols[2]);
+      note('chart-traffic', `${num(views)} ${views === 1 ? 'page view' : 'page views'} in the window · the busiest ${bucket} had ${num(busiest)} ${busiest === 1 ? 'visitor' : 'visitors'} · times in ${TZ}`);
+    } catch (err) {
+      chartFailed('chart-traffic', err);
+    }
+  }
+
+  async function loadTopPages() {
+    const el = $('top-pages-body');
+    try {
+      const data = await api('/api/top-pages?from=24h&limit=8');
+      const pages = data.pages || [];
+      if (!pages.length) {
+        el.replaceChildren(h('p', { class: 'muted' }, 'no page views in the last 24 hours'));
+        return;
+      }
+      const max = Math.max(...pages.map((p) => p.pageViews));
+      el.replaceChildren(
+        h(
+          'ol',
+          { class: 'bars', id: 'top-pages' },
+          pages.map((p) => {
+            const fill = h('span', { class: 'fill' });
+            // Through the CSSOM: the page's CSP allows no inline style attributes.
+            fill.style.width = `${(p.pageViews / max) * 100}%`;
+            return h(
+              'li',
+              { 'data-path': p.path, 'data-views': p.pageViews },
+              h('span', { class: 'bar-label', title: p.path }, p.title || p.path, p.title ? h('span', { class: 'muted small' }, p.path) : null),
+              h('span', { class: 'num' }, h('strong', {}, num(p.pageViews)), ` · ${num(p.visitors)} ${p.visitors === 1 ? 'visitor' : 'visitors'}`),
+              h('span', { class: 'bar' }, fill),
+            );
+          }),
+        ),
+      );
+    } catch (err) {
+      unavailable(el, err);
+    }
+  }
+
+  async function loadCtrSeries() {
+    try {
+      const data = await api(`/api/ctr/series?bucket=day&from=30d&tz=${encodeURIComponent(TZ)}`);
+      const points = data.points || [];
+      const cols = [points.map((p) => p.t), points.map((p) => p.impressions), points.map((p) => p.clicks), points.map((p) => (p.ctr === null ? null : Math.round(p.ctr * 1000) / 10))];
+      plot(
+        'chart-ctr',
+        () => ({
+          height: 170,
+          scales: { x: { time: true, range: bucketRange(DAY_MS) }, n: { range: countRange }, pct: { range: (_u, _min, max) => [0, Math.max(10, Math.ceil(((max || 0) * 1.15) / 10) * 10)] } },
+          axes: [axis(), axis({ scale: 'pct', size: 44, values: (_u, vals) => vals.map((v) => `${v} %`) }), countAxis({ scale: 'n', side: 1, grid: { show: false } })],
+          series: [
+            { value: (_u, v) => (v === null ? '–' : new Date(v).toLocaleDateString([], { month: 'short', day: 'numeric' })) },
+            { label: 'shown', scale: 'n', stroke: COLOR.gray, fill: COLOR.gray, width: 0, paths: bars(0.8), points: { show: false } },
+            { label: 'clicks', scale: 'n', stroke: COLOR.bar, fill: COLOR.bar, width: 0, paths: bars(0.4), points: { show: false } },
+            { label: 'CTR', scale: 'pct', stroke: COLOR.purple, width: 2, spanGaps: true, points: { show: true, size: 5 }, value: (_u, v) => (v === null ? '–' : `${v} %`) },
+          ],
+        }),
+        cols,
+        'no recommendations in the last 30 days',
+      );
+      note('chart-ctr', 'per day: recommendations shown, clicked, and the click-through rate');
+    } catch (err) {
+      chartFailed('chart-ctr', err);
+    }
+  }
+
+  function loadCharts() {
+    return Promise.all([loadOnlineSeries(), loadTraffic(), loadTopPages(), loadCtrSeries()]);
   }
 
   // ---- key and start ------------------------------------------------------------------------
@@ -534,6 +871,8 @@
   function signOut(message) {
     state.key = '';
     state.liveKnown = false;
+    state.liveSince = 0;
+    state.livePoints = [];
     state.visitors.clear();
     state.pages.clear();
     try {
@@ -593,6 +932,8 @@
     $('sign-out').addEventListener('click', () => signOut());
     $('refresh').addEventListener('click', () => loadReports());
     $('briefing-since').addEventListener('change', () => loadBriefing());
+    $('traffic-bucket').addEventListener('change', () => loadTraffic());
+    $('concurrency-window').addEventListener('change', () => loadOnlineSeries());
     const key = storedKey();
     if (key) open(key);
     else signOut();

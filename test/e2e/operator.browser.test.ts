@@ -6,19 +6,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { eventually, randomId, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { beacon, eventually, postEvent, randomId, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
 import { collectPageErrors, launchBrowser, newContext, screenshot, startTestSite, type TestSite } from './browser.js';
 
 let t: TestService;
 let site: TestSite;
 let browser: Browser;
 let account: string;
+/** A second account with seeded history only, for the charts. */
+let chartAccount: string;
 
 beforeAll(async () => {
   account = randomId('acct');
+  chartAccount = randomId('acct');
   // The site first: the account's listingUrl points at it, so a click link lands on a page with the snippet.
   site = await startTestSite(account);
-  t = await startTestService({ accounts: [account], accountFields: { [account]: { listingUrl: `${site.origin}/listings/{slug}` } } });
+  t = await startTestService({ accounts: [account, chartAccount], accountFields: { [account]: { listingUrl: `${site.origin}/listings/{slug}` } } });
   site.gatewayUrl = t.url;
   browser = await launchBrowser();
 });
@@ -64,12 +67,12 @@ async function visitorIds(page: Page): Promise<{ visitor: string; session: strin
 }
 
 /** The operator page, signed in with the account's admin key, once its live feed is connected. */
-async function openOperator(): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+async function openOperator(adminKey = t.account.adminKey): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
   const ctx = await newContext(browser);
   const page = await ctx.newPage();
   const errors = collectPageErrors(page);
   await page.goto(`${t.url}/`);
-  await page.fill('#key-input', t.account.adminKey);
+  await page.fill('#key-input', adminKey);
   await page.click('#key-form button[type="submit"]');
   await page.waitForSelector('#live-status[data-state="live"]', { timeout: 15_000 });
   await page.waitForFunction(() => /^\d+$/.test(document.getElementById('online-total')?.textContent ?? ''), undefined, { timeout: 10_000 });
@@ -141,11 +144,18 @@ describe('the operator page', () => {
     }, 15_000);
     expect(await op.page.textContent('#timeline-title')).toContain(session.slice(0, 8));
     expect(await op.page.textContent('#timeline-body')).toContain('“floorplan”');
+    // No recommendation shown or clicked yet: the card says exactly that.
+    expect(await op.page.textContent('#ctr-body')).toBe('no recommendations shown in this window');
     await screenshot(op.page, 'operator-live-visitor');
 
     await visitorPage.close();
     await eventually(async () => (await onlineTotal(op.page)) === before, 15_000);
     expect(await op.page.locator(`#visitors-body tr[data-visitor="${visitor}"]`).count()).toBe(0);
+    // The open timeline picks up the visitor's final `leave` (stored after the live feed said so).
+    await eventually(async () => {
+      const types = await op.page.locator('#timeline-body li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-type')));
+      return types[types.length - 1] === 'leave';
+    }, 30_000);
     expect(op.errors).toEqual([]);
     await vctx.close();
     await op.ctx.close();
@@ -226,6 +236,17 @@ describe('the signed link in the browser', () => {
       await op.page.waitForTimeout(300);
       return (await op.page.locator(`#briefing-body [data-person="${person}"]`).count()) > 0 && (await op.page.locator(`#engagement-body [data-person="${person}"]`).count()) > 0;
     }, 20_000, 500);
+    // "… ago" keeps counting between report refreshes.
+    const updated = await op.page.textContent('#updated');
+    const agoBefore = await op.page.textContent('#briefing-body time[data-ago]');
+    await op.page.waitForTimeout(2_500);
+    if ((await op.page.textContent('#updated')) === updated) expect(await op.page.textContent('#briefing-body time[data-ago]')).not.toBe(agoBefore);
+    // A click on a recommended link, with no impression reported: no rate, no "1 click of 0 shown".
+    const ctrText = (await op.page.textContent('#ctr-body')) ?? '';
+    expect(ctrText).toContain('no recommendations shown in this window');
+    expect(ctrText).toContain('1 click on recommended links without a recorded impression');
+    expect(ctrText).not.toMatch(/of 0 shown|[–▬]/);
+    expect(await op.page.locator('#ctr-overall').count()).toBe(0);
     // A person in the briefing opens their newest session (recent-by-person, then session-detail).
     await op.page.locator(`#briefing-body tr:has([data-person="${person}"])`).click();
     await eventually(async () => ((await op.page.textContent('#timeline-body')) ?? '').includes(`person ${person}`), 15_000);
@@ -235,6 +256,180 @@ describe('the signed link in the browser', () => {
     expect(errors).toEqual([]);
     expect(op.errors).toEqual([]);
     await vctx.close();
+    await op.ctx.close();
+  });
+});
+
+interface ChartState {
+  points: number;
+  series: number;
+  last: (number | null)[];
+  totals: number[];
+}
+
+async function chartState(page: Page, id: string): Promise<ChartState> {
+  return page.$eval(`#${id}`, (el) => {
+    const d = (el as HTMLElement).dataset;
+    return { points: Number(d.points), series: Number(d.series), last: JSON.parse(d.last ?? '[]'), totals: JSON.parse(d.totals ?? '[]') };
+  });
+}
+
+/** Pixels of a chart's canvas drawn in something other than the background. */
+async function inkedPixels(page: Page, id: string): Promise<number> {
+  return page.$eval(`#${id} canvas`, (c) => {
+    const canvas = c as HTMLCanvasElement;
+    const px = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 3; i < px.length; i += 4) if (px[i]! > 0) n++;
+    return n;
+  });
+}
+
+describe('the charts', () => {
+  const HOUR = 3_600_000;
+  /** Per-minute concurrency samples seeded for the twelve to five minutes before the start. */
+  const SAMPLES = [2, 3, 5, 4, 3, 6, 4, 2];
+  let key: string;
+
+  beforeAll(async () => {
+    key = t.accounts[1]!.adminKey;
+    const post = (path: string, body: unknown) =>
+      fetch(`${t.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    // Ten minutes into the hour three hours ago: clear of bucket edges.
+    const base = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR + 10 * 60_000;
+    // History goes straight into the events table (its views fire as on any insert): sent through
+    // ingest, these old events would count their visitors as online now.
+    const chTs = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+    const ev = (type: string, ts: number, visitorId: string, path: string, extra: Record<string, unknown> = {}) => ({
+      account_id: chartAccount,
+      event_id: crypto.randomUUID(),
+      ts: chTs(ts),
+      received_at: chTs(ts),
+      type,
+      session_id: `s-${visitorId}`,
+      visitor_id: visitorId,
+      path,
+      // Every row names the same columns: the insert takes its column list from the first row.
+      title: '',
+      label: '',
+      listing: '',
+      rec_id: '',
+      ...extra,
+    });
+    const events = [
+      // 4 views by 2 visitors, then 2 views by 1, then 1 view and a click on a recommendation.
+      ...[0, 1, 2, 3].map((i) => ev('pageview', base + i * 1000, i % 2 ? 'v2' : 'v1', '/', { title: 'Homes for sale' })),
+      ev('pageview', base + HOUR, 'v3', '/listings/12-high-st', { title: '12 High St' }),
+      ev('pageview', base + HOUR + 1000, 'v3', '/listings/12-high-st', { title: '12 High St' }),
+      ev('pageview', base + 2 * HOUR, 'v1', '/about', { title: 'About us' }),
+      ev('click', base + 2 * HOUR + 5000, 'v1', '/about', { label: 'recommendation', listing: 'a', rec_id: 'r1', session_id: 's-rec' }),
+    ];
+    await t.ch.insert({ table: 'events', format: 'JSONEachRow', values: events });
+    const shown = ['a', 'b', 'c', 'd'].map((listing) => ({ listing, recId: 'r1', sessionId: 's-rec', ts: base + 2 * HOUR }));
+    expect((await post('/api/recommendations', { recommendations: shown })).status).toBe(202);
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    await t.ch.insert({
+      table: 'presence_samples',
+      format: 'JSONEachRow',
+      values: SAMPLES.map((online, i) => ({
+        account_id: chartAccount,
+        ts: new Date(minute - (12 - i) * 60_000).toISOString().slice(0, 19).replace('T', ' '),
+        online,
+        authenticated: 0,
+        anonymous: online,
+        peak: online,
+        cross_segment: 0,
+      })),
+    });
+    await eventually(async () => {
+      const r = await rows<{ n: number }>(t.ch, 'SELECT count() AS n FROM events WHERE account_id = {a:String}', { a: chartAccount });
+      const recs = await rows(t.ch, 'SELECT 1 FROM recommendations WHERE account_id = {a:String}', { a: chartAccount });
+      return Number(r[0]?.n) === events.length && recs.length === shown.length;
+    }, 20_000);
+  });
+
+  it('draw the seeded history: traffic per hour, top pages as bars, CTR per day, concurrency per minute', async () => {
+    const op = await openOperator(key);
+    const page = op.page;
+    await page.waitForFunction(() => ['chart-traffic', 'chart-ctr', 'chart-online'].every((id) => document.getElementById(id)?.dataset.points));
+
+    // Page views and visitors per hour over 48 hours: bars and a line, every hour present.
+    const traffic = await chartState(page, 'chart-traffic');
+    expect(traffic.series).toBe(2);
+    expect(traffic.points).toBeGreaterThanOrEqual(48);
+    expect(traffic.totals).toEqual([7, 4]);
+    expect(await inkedPixels(page, 'chart-traffic')).toBeGreaterThan(500);
+    // Per day: the same views in one or two buckets (today, and yesterday after midnight).
+    await page.selectOption('#traffic-bucket', 'day');
+    await eventually(async () => (await chartState(page, 'chart-traffic')).points <= 31);
+    const daily = await chartState(page, 'chart-traffic');
+    expect(daily.totals[0]).toBe(7);
+    // Three visitors in a day; four when the seeded hours straddle midnight (v1 on both days).
+    expect([3, 4]).toContain(daily.totals[1]);
+    await page.selectOption('#traffic-bucket', 'hour');
+    await eventually(async () => (await chartState(page, 'chart-traffic')).points >= 48);
+
+    // Top pages: one bar each, most viewed first, lengths in proportion to the views.
+    const bars = await page.$$eval('#top-pages li', (lis) =>
+      lis.map((li) => ({
+        path: li.getAttribute('data-path'),
+        views: Number(li.getAttribute('data-views')),
+        ratio: (li.querySelector('.fill') as HTMLElement).getBoundingClientRect().width / (li.querySelector('.bar') as HTMLElement).getBoundingClientRect().width,
+      })),
+    );
+    expect(bars.map((b) => [b.path, b.views])).toEqual([
+      ['/', 4],
+      ['/listings/12-high-st', 2],
+      ['/about', 1],
+    ]);
+    expect(bars[0]!.ratio).toBeCloseTo(1, 2);
+    expect(bars[1]!.ratio).toBeCloseTo(0.5, 1);
+    expect(bars[2]!.ratio).toBeCloseTo(0.25, 1);
+    expect(await page.textContent('#top-pages li[data-path="/"] .bar-label')).toContain('Homes for sale');
+
+    // Recommendations: 1 click of 4 shown, per day and overall.
+    const ctr = await chartState(page, 'chart-ctr');
+    expect(ctr.series).toBe(3);
+    expect(ctr.totals).toEqual([4, 1, 25]);
+    expect(await page.textContent('#ctr-overall')).toBe('25.0 %');
+    expect(await inkedPixels(page, 'chart-ctr')).toBeGreaterThan(200);
+
+    // Concurrency: the seeded samples, then the live count (nobody online now) at the end.
+    const online = await chartState(page, 'chart-online');
+    expect(online.totals).toEqual([SAMPLES.reduce((a, b) => a + b, 0)]);
+    expect(online.last).toEqual([0]);
+    expect(online.points).toBeGreaterThanOrEqual(SAMPLES.length + 1);
+    expect(await inkedPixels(page, 'chart-online')).toBeGreaterThan(500);
+    // Nobody online: the live cards say so rather than stay blank; so does every other card.
+    expect(await page.textContent('#visitors-empty')).toBe('nobody online right now');
+    expect(await page.isVisible('#visitors-empty')).toBe(true);
+    expect(await page.textContent('#pages-empty')).toBe('nobody online right now');
+    const blank = await page.$$eval('section.card', (cards) =>
+      cards.filter((c) => (c as HTMLElement).innerText.trim() === (c.querySelector('h2') as HTMLElement).innerText.trim()).map((c) => c.getAttribute('aria-labelledby')),
+    );
+    expect(blank).toEqual([]);
+    await screenshot(page, 'operator-charts');
+    expect(op.errors).toEqual([]);
+    await op.ctx.close();
+  });
+
+  it('move the concurrency line when a visitor comes and goes, without a reload', async () => {
+    const op = await openOperator(key);
+    const page = op.page;
+    await page.waitForFunction(() => document.getElementById('chart-online')?.dataset.last === '[0]');
+    const origin = t.accounts[1]!.origin;
+
+    const tab = { visitorId: randomId('v'), sessionId: randomId('s'), path: '/' };
+    const join = await postEvent(t.url, beacon(chartAccount, { type: 'heartbeat', ...tab }), { origin });
+    expect(join.status).toBe(204);
+    await eventually(async () => (await chartState(page, 'chart-online')).last[0] === 1);
+    expect(await page.textContent('#online-total')).toBe('1');
+    await screenshot(page, 'operator-charts-live');
+
+    const leave = await postEvent(t.url, beacon(chartAccount, { type: 'leave', ...tab }), { origin });
+    expect(leave.status).toBe(204);
+    await eventually(async () => (await chartState(page, 'chart-online')).last[0] === 0, 15_000);
+    expect(op.errors).toEqual([]);
     await op.ctx.close();
   });
 });

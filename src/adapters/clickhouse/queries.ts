@@ -17,6 +17,10 @@ export const QUERY_NAMES = [
   'visitor-persons',
   'visitor-sessions',
   'briefing',
+  'traffic-series',
+  'top-pages',
+  'ctr-series',
+  'online-series',
 ] as const;
 
 export type QueryName = (typeof QUERY_NAMES)[number];
