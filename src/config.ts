@@ -99,9 +99,10 @@ export const zEnv = z.object({
     }),
   /**
    * Most bytes of one answer the gateway keeps waiting for a client that does not read it as
-   * fast as it is written; a connection with more waiting is closed. @defaultValue 4194304
+   * fast as it is written; a connection with more waiting is closed (0: as soon as an answer
+   * does not fit the socket at once). @defaultValue 4194304
    */
-  HTTP_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).max(268_435_456).default(4 * 1024 * 1024),
+  HTTP_MAX_BUFFERED_BYTES: z.coerce.number().int().min(0).max(268_435_456).default(4 * 1024 * 1024),
   /** Hard deadline for draining on SIGTERM. @defaultValue 10000 */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** BullMQ worker concurrency per queue. @defaultValue 2 */

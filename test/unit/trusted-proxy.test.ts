@@ -103,10 +103,12 @@ describe('TRUST_PROXY', () => {
     for (const off of [undefined, '', 'false', 'FALSE', '0', ' ']) expect(parseTrustProxy(off), String(off)).toBe(false);
     expect(parseTrustProxy('true')).toEqual({ kind: 'hops', hops: 1 });
     expect(parseTrustProxy('2')).toEqual({ kind: 'hops', hops: 2 });
-    const list = parseTrustProxy('127.0.0.1/8, 10.0.0.0/8,::1');
-    expect(list).toMatchObject({ kind: 'ranges' });
-    expect((list as { ranges: unknown[] }).ranges).toHaveLength(3);
-    expect((parseTrustProxy('loopback,uniquelocal') as { ranges: unknown[] }).ranges).toHaveLength(6);
+    const ranges = (value: string) => {
+      const t = trust(value);
+      return t && t.kind === 'ranges' ? t.ranges.length : 0;
+    };
+    expect(ranges('127.0.0.1/8, 10.0.0.0/8,::1')).toBe(3);
+    expect(ranges('loopback,uniquelocal')).toBe(6);
     expect(parseTrustProxy('33')).toHaveProperty('error');
     expect(parseTrustProxy('10.0.0.0/8,nginx')).toHaveProperty('error', expect.stringContaining('"nginx"'));
     expect(parseTrustProxy(',')).toHaveProperty('error');
