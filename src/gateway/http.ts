@@ -84,7 +84,7 @@ export class Reply {
 
   constructor(
     readonly res: HttpResponse,
-    private readonly limits: Pick<HandlerOptions, 'maxBufferedBytes' | 'log'> = { maxBufferedBytes: Number.POSITIVE_INFINITY },
+    private readonly limits: Pick<HandlerOptions, 'maxBufferedBytes' | 'log'>,
   ) {
     res.onAborted(() => {
       this.aborted = true;
