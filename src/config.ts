@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy } from './domain/trusted-proxy.js';
 
 /**
  * The only module that reads `process.env`. One zod schema, parsed once at start;
@@ -79,8 +80,29 @@ export const zEnv = z.object({
   FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   /** A pending entry idle this long belongs to a dead consumer and is reclaimed. @defaultValue 30000 */
   RECLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
-  /** Trust X-Forwarded-For / X-Real-IP (only behind a proxy you run). @defaultValue false */
-  TRUST_PROXY: zBool.default(false),
+  /**
+   * Which hops in front of the gateway are proxies whose `X-Forwarded-For` entry is believed:
+   * `false` (ignore the header), a hop count (`1`: one proxy; `true` is an alias of 1), or a
+   * comma list of addresses and CIDR ranges (`127.0.0.1/8,10.0.0.0/8,::1`). Falsy when off.
+   * @defaultValue false
+   */
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const trust = parseTrustProxy(v);
+      if (trust && 'error' in trust) {
+        ctx.addIssue({ code: 'custom', message: trust.error });
+        return z.NEVER;
+      }
+      return trust;
+    }),
+  /**
+   * Most bytes of one answer the gateway keeps waiting for a client that does not read it as
+   * fast as it is written; a connection with more waiting is closed (0: as soon as an answer
+   * does not fit the socket at once). @defaultValue 4194304
+   */
+  HTTP_MAX_BUFFERED_BYTES: z.coerce.number().int().min(0).max(268_435_456).default(4 * 1024 * 1024),
   /** Hard deadline for draining on SIGTERM. @defaultValue 10000 */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** BullMQ worker concurrency per queue. @defaultValue 2 */

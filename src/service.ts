@@ -291,7 +291,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         ids,
         metrics,
         rateLimiter,
-        handlerOpts: { maxBodyBytes: config.MAX_BODY_BYTES, trustProxy: config.TRUST_PROXY },
+        handlerOpts: { maxBodyBytes: config.MAX_BODY_BYTES, trustProxy: config.TRUST_PROXY, maxBufferedBytes: config.HTTP_MAX_BUFFERED_BYTES, log: log.child({ module: 'http' }) },
         identity,
         presence: presenceStore,
         readiness,

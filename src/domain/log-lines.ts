@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { zAccountId } from '../accounts.js';
+import { zAnalyticsId, zListingSlug } from './analytics.schema.js';
+import { zPersonId } from './visitor-token.js';
 
 /**
  * The recommender's log lines, as backfill reads them:
@@ -37,9 +40,12 @@ export type InvalidReason = 'timestamp' | 'missing-key' | 'bad-value' | 'other-a
 export type LineParse = { ok: true; record: LogRecord } | { ok: false; reason: InvalidReason };
 
 const TS_RE = /^\s*(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)(Z|[+-]\d{2}:?\d{2})?(?=\s)/;
-const ACCOUNT_RE = /^[a-z0-9-]{1,64}$/;
-/** Ids and slugs: printable, no quotes or backslashes, bounded. */
-const VALUE_RE = /^[^\s"'\\\u0000-\u001f\u007f]{1,200}$/;
+/**
+ * Each id checked by the schema every other route uses for it, so a line cannot store an id
+ * (`{x:String}`, `../../x`) that the beacon, the admin API or a token would refuse. Person ids
+ * follow the token's schema, the stricter of the two (the erasure job's accepts any printable id).
+ */
+const ID_SCHEMAS = { account: zAccountId, session: zAnalyticsId, listing: zListingSlug, rec: zAnalyticsId, person: zPersonId } as const;
 
 /** Canonical key ← the spellings accepted in a line. */
 const KEY_ALIASES: Record<string, keyof Pick<LogRecord, 'account' | 'session' | 'listing' | 'rec' | 'person'>> = {
@@ -97,8 +103,8 @@ export function parseLogLine(text: string, lineNo: number, account: string): Lin
   }
   const { account: acct, session, listing, rec, person } = fields;
   if (!acct || !session || !listing || !rec) return { ok: false, reason: 'missing-key' };
-  if (!ACCOUNT_RE.test(acct) || ![session, listing, rec].every((v) => VALUE_RE.test(v)) || (person !== undefined && !VALUE_RE.test(person))) {
-    return { ok: false, reason: 'bad-value' };
+  for (const [key, value] of Object.entries(fields) as [keyof typeof ID_SCHEMAS, string][]) {
+    if (!ID_SCHEMAS[key].safeParse(value).success) return { ok: false, reason: 'bad-value' };
   }
   if (acct !== account) return { ok: false, reason: 'other-account' };
   return { ok: true, record: { kind, ts, account: acct, session, listing, rec, person: person ?? '', line: lineNo } };

@@ -2,6 +2,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { TextDecoder } from 'node:util';
 import type { z } from 'zod';
 import { GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, ValidationError, toGatewayError } from '../errors.js';
+import { clientAddress, type ProxyTrust } from '../domain/trusted-proxy.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Everything a handler may read about a request, copied synchronously: uWS's `req` is only
@@ -14,8 +16,13 @@ export interface RequestInfo {
   headers: Readonly<Record<string, string>>;
   /** Route parameters (`:slug` → params[0]). */
   params: string[];
-  /** The peer address (or the first X-Forwarded-For hop when the proxy is trusted). */
+  /**
+   * The client address: the socket peer, or behind trusted proxies the X-Forwarded-For entry the
+   * nearest trusted proxy appended (see `TRUST_PROXY`). Canonical text (IPv4-mapped IPv6 as IPv4).
+   */
   ip: string;
+  /** The socket peer is a trusted proxy: headers it sets (country, forwarded address) may be believed. */
+  viaTrustedProxy: boolean;
   /** The body, read up to the configured cap (empty for GET). */
   body(): Promise<Buffer>;
 }
@@ -50,15 +57,35 @@ export function statusLine(status: number): string {
   return STATUS_TEXT[status] ?? String(status);
 }
 
-/** A reply to one uWS response, safe after an await: it checks for abort and corks the write. */
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A reply to one uWS response, safe after an await: it checks for abort and corks the write.
+ *
+ * Output is bounded per connection. A body goes out with `tryEnd`, which hands the socket only
+ * what it takes now; the rest stays here (a view of the body, not a copy) and follows from
+ * `onWritable` as the client reads. While it waits, the answer is still pending in uWS, and uWS
+ * closes a connection on which a request arrives while an answer is pending: a client that
+ * pipelines requests without reading gets answers in order up to what its socket holds, then a
+ * closed connection; never an answer out of order and never a growing buffer. A client that
+ * lets more than `maxBufferedBytes` of one answer wait is closed at once, one that reads
+ * nothing of it for uWS's 10 s timeout then. (`res.pause()` cannot serve here: it stops a
+ * socket's writable events as well as its reads.)
+ */
 export class Reply {
   aborted = false;
   done = false;
+  /**
+   * Set by `handle` while the route callback runs, i.e. while uWS is still parsing the bytes
+   * that carried this request (and maybe more requests pipelined behind it).
+   */
+  inCallback = false;
   readonly #abortHandlers: (() => void)[] = [];
 
   /** `head`: a HEAD request gets every header of the answer, and its Content-Length, but no body. */
   constructor(
     readonly res: HttpResponse,
+    private readonly limits: Pick<HandlerOptions, 'maxBufferedBytes' | 'log'>,
     readonly head = false,
   ) {
     res.onAborted(() => {
@@ -74,17 +101,48 @@ export class Reply {
   send(r: ResponseShape): void {
     if (this.aborted || this.done) return;
     this.done = true;
+    const body = r.body === undefined ? EMPTY : typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
+    if ((body.length === 0 || this.head) && this.inCallback) {
+      // A header-only answer (204, 304) is complete at once, so uWS would go on answering every
+      // request pipelined behind it into its own unbounded buffer when the client does not read
+      // (tryEnd cannot see that buffer without a body to write). One turn later it is still
+      // pending when the next pipelined request is parsed, and uWS closes that connection.
+      setImmediate(() => this.#write(r, body));
+      return;
+    }
+    this.#write(r, body);
+  }
+
+  #write(r: ResponseShape, body: Buffer): void {
+    if (this.aborted) return;
+    let waiting = 0;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(r.status));
       for (const [k, v] of Object.entries(r.headers ?? {})) this.res.writeHeader(k, v);
       if (this.head) {
         // Not endWithoutBody(length): this uWS build then waits for that many bytes and drops the
         // next request on a kept-alive connection.
-        this.res.writeHeader('content-length', String(Buffer.byteLength(r.body ?? '')));
+        this.res.writeHeader('content-length', String(body.length));
         this.res.endWithoutBody();
-      } else {
-        this.res.end(r.body ?? '');
+        return;
       }
+      if (body.length === 0) {
+        this.res.end();
+        return;
+      }
+      const [, finished] = this.res.tryEnd(body, body.length);
+      if (!finished) waiting = body.length - this.res.getWriteOffset();
+    });
+    if (waiting === 0 || this.aborted) return;
+    if (waiting > this.limits.maxBufferedBytes) {
+      this.limits.log?.info({ status: r.status, bytes: body.length, waiting, max: this.limits.maxBufferedBytes }, 'closing a connection that does not read its answer');
+      this.res.close();
+      return;
+    }
+    this.res.onWritable((offset) => {
+      if (this.aborted) return true;
+      const [ok] = this.res.tryEnd(body.subarray(offset), body.length);
+      return ok;
     });
   }
 
@@ -102,7 +160,12 @@ export class Reply {
 export interface HandlerOptions {
   /** Largest body accepted before answering 413. */
   maxBodyBytes: number;
-  trustProxy: boolean;
+  /** Which hops are trusted proxies (`TRUST_PROXY`); false: X-Forwarded-For is never read. */
+  trustProxy: ProxyTrust | false;
+  /** Most bytes of one answer kept waiting for a slow reader before its connection is closed. */
+  maxBufferedBytes: number;
+  /** Where a connection closed for not reading is logged. */
+  log?: Pick<Logger, 'info'>;
   /** Called for every error answered, with the request (for the log line). */
   onError?: (err: GatewayError, req: RequestInfo, cause: unknown) => void;
 }
@@ -132,15 +195,6 @@ function readBody(res: HttpResponse, reply: Reply, declared: number, max: number
   });
 }
 
-function peerIp(res: HttpResponse, headers: Record<string, string>, trustProxy: boolean): string {
-  if (trustProxy) {
-    const xff = headers['x-forwarded-for'] ?? headers['x-real-ip'];
-    const first = xff?.split(',')[0]?.trim();
-    if (first) return first;
-  }
-  return Buffer.from(res.getRemoteAddressAsText()).toString();
-}
-
 export type Handler = (req: RequestInfo, reply: Reply) => Promise<void> | void;
 
 /**
@@ -151,24 +205,28 @@ export function handle(opts: HandlerOptions, fn: Handler, paramCount = 0) {
   return (res: HttpResponse, req: HttpRequest): void => {
     const headers: Record<string, string> = {};
     req.forEach((k, v) => {
-      headers[k] = v;
+      // Proxies that add their own X-Forwarded-For line instead of appending to the one there
+      // make a list in order; every other repeated header keeps its last value.
+      headers[k] = k === 'x-forwarded-for' && headers[k] !== undefined ? `${headers[k]}, ${v}` : v;
     });
     const params: string[] = [];
     for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i) ?? '');
     const method = req.getMethod();
-    const reply = new Reply(res, method === 'head');
+    const reply = new Reply(res, opts, method === 'head');
     let bodyPromise: Promise<Buffer> | undefined;
     if (method === 'post' || method === 'put' || method === 'patch' || method === 'delete') {
       bodyPromise = readBody(res, reply, Number(headers['content-length'] ?? 0), opts.maxBodyBytes);
       bodyPromise.catch(() => undefined);
     }
+    const client = clientAddress(opts.trustProxy, Buffer.from(res.getRemoteAddressAsText()).toString(), headers['x-forwarded-for']);
     const info: RequestInfo = {
       method,
       url: req.getUrl(),
       query: new URLSearchParams(req.getQuery() ?? ''),
       headers,
       params,
-      ip: peerIp(res, headers, opts.trustProxy),
+      ip: client.ip,
+      viaTrustedProxy: client.viaProxy,
       body: () => bodyPromise ?? Promise.resolve(Buffer.alloc(0)),
     };
     const fail = (cause: unknown) => {
@@ -177,11 +235,14 @@ export function handle(opts: HandlerOptions, fn: Handler, paramCount = 0) {
       opts.onError?.(err, info, cause);
       reply.error(err);
     };
+    reply.inCallback = true;
     try {
       const p = fn(info, reply);
       if (p) p.catch(fail);
     } catch (cause) {
       fail(cause);
+    } finally {
+      reply.inCallback = false;
     }
   };
 }

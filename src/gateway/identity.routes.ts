@@ -178,7 +178,7 @@ async function recordClick(
     receivedAt: now,
     userAgent: req.headers['user-agent'] ?? '',
     ipHash: ctx.ipHasher.hashSync(req.ip, now) ?? (await ctx.ipHasher.hash(req.ip, now)),
-    countryHeader: ctx.config.TRUST_PROXY ? (req.headers['cf-ipcountry'] ?? req.headers['x-country-code']) : undefined,
+    countryHeader: req.viaTrustedProxy ? (req.headers['cf-ipcountry'] ?? req.headers['x-country-code']) : undefined,
     personId: person,
   });
   const rows: StreamRow[] = [{ table: TABLES.events, row: stored }, ...(await identity.rowsFor(account, [stored]))];

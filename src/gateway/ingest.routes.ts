@@ -76,7 +76,7 @@ export async function ingest(
   ctx: GatewayContext,
   account: Account,
   events: readonly BeaconEvent[],
-  req: Pick<RequestInfo, 'headers' | 'ip'>,
+  req: Pick<RequestInfo, 'headers' | 'ip' | 'viaTrustedProxy'>,
 ): Promise<{ accepted: number; duplicates: number }> {
   const now = Date.now();
   const cookie = parseCookies(req.headers.cookie).get('mxy_v');
@@ -85,7 +85,7 @@ export async function ingest(
     receivedAt: now,
     userAgent: req.headers['user-agent'] ?? '',
     ipHash: ctx.ipHasher.hashSync(req.ip, now) ?? (await ctx.ipHasher.hash(req.ip, now)),
-    countryHeader: ctx.config.TRUST_PROXY ? (req.headers['cf-ipcountry'] ?? req.headers['x-country-code']) : undefined,
+    countryHeader: req.viaTrustedProxy ? (req.headers['cf-ipcountry'] ?? req.headers['x-country-code']) : undefined,
     personId,
   };
   const stored = events.map((e) => normalizeEvent(e, account.id, ictx));

@@ -197,6 +197,25 @@ describe('fault: malformed and hostile HTTP input', () => {
     await stillServing();
   });
 
+  it('answers up to 48 request headers; past that closes the connection unanswered (a uWS build limit)', async () => {
+    const get = (n: number, pad = 0) => `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: n - 1 }, (_, i) => `X-H${i}: ${'v'.repeat(pad)}\r\n`).join('')}\r\n`;
+    const ok = await rawRequest(port, get(48));
+    expect(ok.status).toBe(200);
+    // 49 headers in more than 4 kB: the parser gives up at once.
+    const t0 = Date.now();
+    const big = await rawRequest(port, get(49, 100), { timeoutMs: 5000 });
+    expect(big).toMatchObject({ status: 0, closed: true });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // Under 4 kB uWS waits for the rest of a request it cannot hold, until its 10 s idle timeout
+    // (checked every 4 s): no answer, then a close; never a hang.
+    const t1 = Date.now();
+    const small = await rawRequest(port, get(49), { timeoutMs: 20_000 });
+    expect(small).toMatchObject({ status: 0, closed: true });
+    expect(Date.now() - t1).toBeGreaterThan(4000);
+    expect(Date.now() - t1).toBeLessThan(16_000);
+    await stillServing();
+  }, 40_000);
+
   it('serves no file outside its own assets for path traversal, and redirects listings only to the listing URL', async () => {
     const trav = t.accounts[1]!;
     const leaks = [/root:x:0:0/, /"name":\s*"visitor-presence"/, /import .* from '/, /BEGIN (RSA |OPENSSH )?PRIVATE KEY/, /adminKeySha256/];

@@ -12,7 +12,7 @@ const RATE = 20;
 let t: TestService;
 
 beforeAll(async () => {
-  // Behind a trusted proxy the client address is the first X-Forwarded-For hop.
+  // Behind one trusted proxy (TRUST_PROXY=true is 1 hop) the client address is the X-Forwarded-For entry it appended.
   t = await startTestService({ env: { RATE_LIMIT_PER_IP: String(RATE), TRUST_PROXY: 'true' } });
 });
 

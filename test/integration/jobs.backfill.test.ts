@@ -93,6 +93,10 @@ describe('backfill from logs', () => {
       `${iso(20)} [property-card-click] account=${A.id} session=s1 listing=l1`, // invalid: no rec
       `${iso(21)} [property-card-click] account=${B.id} session=s1 listing=l1 rec=r1`, // invalid: other account
       `[property-card-click] account=${A.id} session=s1 listing=l1 rec=r1`, // invalid: no time
+      // Invalid: ids that every other route refuses (the same schemas decide).
+      `${iso(23)} [property-recommended] account=${A.id} session={x:String} listing=l1 rec=r1`,
+      `${iso(24)} [property-card-click] account=${A.id} session=s1 listing=../../x rec=r1`,
+      `${iso(25)} [property-recommended] account=${A.id} session=s1 listing=l1 rec=r1 person=../../p`,
       `${iso(22)} GET /healthz 200`, // ignored
       `some stack trace line`, // ignored
       `${iso(60)} [property-card-click] account=${A.id} session=s1 listing=l1 rec=r1`, // at `to`: outside
@@ -123,12 +127,12 @@ describe('backfill from logs', () => {
       recWritten: 5,
       clickWritten: 3,
       skipped: 5,
-      invalid: 3,
+      invalid: 6,
       skippedReasons: { window: 2, present: 2, erased: 1 },
-      invalidReasons: { timestamp: 1, 'missing-key': 1, 'bad-value': 0, 'other-account': 1 },
+      invalidReasons: { timestamp: 1, 'missing-key': 1, 'bad-value': 3, 'other-account': 1 },
       ignored: 2,
     });
-    expect(t.messages().some((m) => m.startsWith(`[backfill] account=${A.id} recWritten=5 clickWritten=3 skipped=5 invalid=3`))).toBe(true);
+    expect(t.messages().some((m) => m.startsWith(`[backfill] account=${A.id} recWritten=5 clickWritten=3 skipped=5 invalid=6`))).toBe(true);
 
     // Rows as written: recommendations with source backfill, clicks as events with a derived id.
     const recs = await rows<{ k: string; person_id: string; visitor_id: string }>(
@@ -141,6 +145,10 @@ describe('backfill from logs', () => {
     expect(await rows(t.ch, `SELECT 1 FROM events WHERE account_id = {a:String} AND person_id = 'p-gone'`, { a: A.id })).toEqual([]);
     expect(await rows(t.ch, `SELECT 1 FROM recommendations WHERE account_id = {a:String} AND person_id = 'p-gone'`, { a: A.id })).toEqual([]);
     expect(await rows(t.ch, `SELECT 1 FROM events WHERE account_id = {b:String}`, { b: B.id })).toEqual([]);
+    for (const table of ['events', 'recommendations']) {
+      const bad = `SELECT 1 FROM ${table} WHERE session_id = '{x:String}' OR listing = '../../x' OR person_id = '../../p'`;
+      expect(await rows(t.ch, bad), table).toEqual([]);
+    }
 
     // CTR per listing by hand: l1 shown in s1, s2, s4 and clicked in s1 and s4 (live) = 2/3;
     // l2 shown in s1, s3 and clicked in both = 2/2.
@@ -168,7 +176,7 @@ describe('backfill from logs', () => {
     expect(stderr.text()).toMatch(/\[#{30}\] 100% completed/);
     expect(code).toBe(0);
     const again = JSON.parse(stdout.text()) as { result: Record<string, unknown> };
-    expect(again.result).toMatchObject({ recWritten: 0, clickWritten: 0, skipped: 13, invalid: 3, skippedReasons: { window: 2, present: 10, erased: 1 } });
+    expect(again.result).toMatchObject({ recWritten: 0, clickWritten: 0, skipped: 13, invalid: 6, skippedReasons: { window: 2, present: 10, erased: 1 } });
     expect(await ctr()).toEqual(expected);
     const clickRows = await rows<{ n: string }>(t.ch, `SELECT count() AS n FROM events WHERE account_id = {a:String} AND type = 'click'`, { a: A.id });
     expect(Number(clickRows[0]!.n)).toBe(4);

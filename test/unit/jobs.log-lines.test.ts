@@ -31,6 +31,12 @@ describe('backfill log lines', () => {
     expect(parseLogLine('2026-13-45T99:00:00Z [property-card-click] account=acme session=s listing=l rec=r', 1, 'acme')).toEqual({ ok: false, reason: 'timestamp' });
     expect(parseLogLine('2026-11-20T08:00:00Z [property-card-click] account=acme session=s listing=l', 1, 'acme')).toEqual({ ok: false, reason: 'missing-key' });
     expect(parseLogLine('2026-11-20T08:00:00Z [property-card-click] account=ACME! session=s listing=l rec=r', 1, 'acme')).toEqual({ ok: false, reason: 'bad-value' });
+    // Every id through the schema the rest of the service uses for it.
+    for (const bad of ['session={x:String}', 'session=../../x', 'listing=../../x', 'listing=a/b', 'rec={x:String}', 'person=../../x', 'person={x:String}', `session=${'s'.repeat(129)}`]) {
+      const line = `2026-11-20T08:00:00Z [property-recommended] account=acme session=s listing=l rec=r ${bad}`;
+      expect(parseLogLine(line, 1, 'acme'), bad).toEqual({ ok: false, reason: 'bad-value' });
+    }
+    expect(parseLogLine('2026-11-20T08:00:00Z [property-recommended] account=acme session=s-1.a:b listing=12-high_st~2 rec=r-9 person=crm.42', 1, 'acme')).toMatchObject({ ok: true });
     expect(parseLogLine('2026-11-20T08:00:00Z [property-card-click] account=other session=s listing=l rec=r', 1, 'acme')).toEqual({ ok: false, reason: 'other-account' });
   });
 
