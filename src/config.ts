@@ -74,8 +74,11 @@ export const zEnv = z.object({
   RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).default(200),
   /** Stream length per account above which ingest answers 503 instead of growing Redis. @defaultValue 1000000 */
   STREAM_CAP: z.coerce.number().int().min(100).default(1_000_000),
-  /** Flush a batch at this many events… @defaultValue 10000 */
-  FLUSH_BATCH_SIZE: z.coerce.number().int().min(1).max(200_000).default(10_000),
+  /**
+   * Flush a batch at this many events… (chdb's cost per insert is largely fixed: a backlog drains
+   * about twice as fast in batches of 50,000 as of 10,000) @defaultValue 50000
+   */
+  FLUSH_BATCH_SIZE: z.coerce.number().int().min(1).max(200_000).default(50_000),
   /** …or when its oldest event is this old. @defaultValue 1000 */
   FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   /** A pending entry idle this long belongs to a dead consumer and is reclaimed. @defaultValue 30000 */

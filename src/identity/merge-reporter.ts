@@ -63,7 +63,8 @@ export class IdentityMergeReporter {
   readonly filter: RowFilter = async (rows: FlushRow[]) => {
     for (const r of rows) {
       if (r.entry.table !== TABLES.identityEdges) continue;
-      const edge = asEdgeRow(r.row);
+      const row = r.parsed();
+      const edge = row && asEdgeRow(row);
       if (!edge) continue;
       if (this.#pending.some((p) => p.stream === r.entry.stream && p.entryId === r.entry.id)) continue;
       this.#pending.push({

@@ -1,11 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { kv, type Logger } from '../../src/logger.js';
 import type { Metrics } from '../../src/metrics.js';
 import { isCluster, type RedisClient } from '../../src/adapters/redis/client.js';
 import { FLUSH_GROUP, type RedisKeys } from '../../src/adapters/redis/keys.js';
 import { TABLES } from '../../src/adapters/clickhouse/tables.js';
-import { parseEntries, type StreamEntry } from './stream-entry.js';
+import { insertJsonLines } from '../../src/adapters/clickhouse/client.js';
+import { FlushRow, parseEntries, type StreamEntry } from './stream-entry.js';
+
+export { FlushRow };
 
 export interface FlusherOptions {
   /** Flush when this many entries are buffered… */
@@ -23,13 +26,11 @@ export interface FlusherOptions {
   afterInsert?: (entries: readonly StreamEntry[]) => void;
 }
 
-/** A row about to be inserted; filters may drop it (erasure) before it reaches ClickHouse. */
-export interface FlushRow {
-  entry: StreamEntry;
-  row: Record<string, unknown>;
-}
-
-/** Decides which rows of a batch are dropped (e.g. rows of an erased person still in the stream). */
+/**
+ * Decides which rows of a batch are dropped (e.g. rows of an erased person still in the stream).
+ * Rows reach ClickHouse as the JSON text they were stored as: a filter reads the fields it needs
+ * with `row.field(name)` (ids, read without parsing the row) or, rarely, `row.parsed()`.
+ */
 export type RowFilter = (rows: FlushRow[]) => Promise<FlushRow[]>;
 
 /** Tables a stream row may target; anything else is a bug or forgery and is logged and dropped. */
@@ -46,6 +47,24 @@ const DATA_ERROR_CODES = new Set([6, 25, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117
 
 /** Dead letters kept per account (approximate trim): enough to inspect, bounded in memory. */
 const DEAD_LETTER_MAXLEN = 100_000;
+
+/**
+ * One insert carries at most this much row text: a reclaim may hand over several batches at
+ * once, and a JavaScript string (the request body) is bounded (~512 MiB).
+ */
+const MAX_INSERT_BYTES = 64 * 2 ** 20;
+
+/** Entry ids per XACK/XDEL script call: a call's arguments are spread, which is bounded too. */
+const ACK_CHUNK = 10_000;
+
+/** Long loops over a batch give the event loop a turn this often (the gateway may share the process). */
+const YIELD_EVERY = 10_000;
+
+/**
+ * Settings sent with each insert to a ClickHouse server (the embedded engine sets its own, see
+ * chdb-insert.ts): the materialised views on `events` are independent, so they fill in parallel.
+ */
+const INSERT_SETTINGS = { parallel_view_processing: 1 } as const;
 
 /** The data-error code of a failed insert, or undefined when it may succeed later. */
 export function dataErrorCode(err: unknown): number | undefined {
@@ -210,7 +229,7 @@ export class StreamFlusher {
       const out: StreamEntry[] = [];
       for (const s of streams) {
         const res = (await this.reader.xreadgroup('GROUP', FLUSH_GROUP, this.opts.consumer, 'COUNT', count, 'STREAMS', s, '>')) as [string, [string, string[]][]][] | null;
-        for (const [stream, entries] of res ?? []) out.push(...parseEntries(stream, entries, false));
+        for (const [stream, entries] of res ?? []) parseEntries(stream, entries, false, out);
       }
       if (!out.length) await sleep(Math.min(blockMs, 50));
       return out;
@@ -222,7 +241,7 @@ export class StreamFlusher {
       'STREAMS', ...streams, ...streams.map(() => '>'),
     )) as [string, [string, string[]][]][] | null;
     const out: StreamEntry[] = [];
-    for (const [stream, entries] of res ?? []) out.push(...parseEntries(stream, entries, false));
+    for (const [stream, entries] of res ?? []) parseEntries(stream, entries, false, out);
     return out;
   }
 
@@ -235,7 +254,7 @@ export class StreamFlusher {
           string,
           ([string, string[]] | null)[],
         ];
-        out.push(...parseEntries(s, entries, true));
+        parseEntries(s, entries, true, out);
         cursor = next;
       } while (cursor !== '0-0' && out.length < this.opts.batchSize * 10);
     }
@@ -244,17 +263,54 @@ export class StreamFlusher {
 
   /** Event ids of this batch that ClickHouse already has (only asked for re-delivered rows). */
   async #alreadyStored(rows: FlushRow[]): Promise<Set<string>> {
-    return this.#storedEventIds(rows.filter((r) => r.entry.redelivered && r.entry.table === TABLES.events).map((r) => String(r.row.event_id)));
+    return this.#storedEventIds(rows.filter((r) => r.entry.redelivered && r.entry.table === TABLES.events));
   }
 
-  async #storedEventIds(ids: string[]): Promise<Set<string>> {
-    if (!ids.length) return new Set();
-    const rs = await this.ch.query({
-      query: `SELECT toString(event_id) AS id FROM ${TABLES.events} WHERE event_id IN {ids:Array(UUID)}`,
-      query_params: { ids },
-      format: 'JSONEachRow',
-    });
-    return new Set((await rs.json<{ id: string }>()).map((r) => r.id));
+  /**
+   * Which of these `events` rows ClickHouse holds. One query per account over the rows' span of
+   * `received_at` (the ids then compared here), not a list of ids as a query parameter: that
+   * travels in the URL, and a batch of ids is megabytes. A row whose time cannot be read is
+   * asked for by id, in URL-sized chunks.
+   */
+  async #storedEventIds(rows: FlushRow[]): Promise<Set<string>> {
+    const stored = new Set<string>();
+    if (!rows.length) return stored;
+    const spans = new Map<string, { from: number; to: number }>();
+    const byId: string[] = [];
+    for (const r of rows) {
+      const account = r.field('account_id');
+      const at = chTimeMs(r.field('received_at'));
+      if (account === undefined || at === undefined) {
+        byId.push(r.field('event_id') ?? '');
+        continue;
+      }
+      const span = spans.get(account);
+      if (!span) spans.set(account, { from: at, to: at });
+      else {
+        if (at < span.from) span.from = at;
+        if (at > span.to) span.to = at;
+      }
+    }
+    for (const [account, { from, to }] of spans) {
+      const rs = await this.ch.query({
+        query: `SELECT toString(event_id) AS id FROM ${TABLES.events}
+                WHERE account_id = {account:String}
+                  AND received_at BETWEEN fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
+        query_params: { account, from, to },
+        format: 'JSONEachRow',
+      });
+      for (const { id } of await rs.json<{ id: string }>()) stored.add(id);
+    }
+    const ids = byId.filter((id) => UUID.test(id));
+    for (let i = 0; i < ids.length; i += 300) {
+      const rs = await this.ch.query({
+        query: `SELECT toString(event_id) AS id FROM ${TABLES.events} WHERE event_id IN {ids:Array(UUID)}`,
+        query_params: { ids: ids.slice(i, i + 300) },
+        format: 'JSONEachRow',
+      });
+      for (const { id } of await rs.json<{ id: string }>()) stored.add(id);
+    }
+    return stored;
   }
 
   async #flush(batch: StreamEntry[]): Promise<void> {
@@ -269,16 +325,26 @@ export class StreamFlusher {
   async #flushClaimed(batch: StreamEntry[]): Promise<void> {
     const started = performance.now();
     let rows: FlushRow[] = [];
-    for (const entry of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      if (i && i % YIELD_EVERY === 0) await yieldToLoop();
+      const entry = batch[i]!;
       if (!WRITABLE.has(entry.table)) {
         this.log.error({ table: entry.table, id: entry.id }, '[flush] dropping row for unknown table');
         continue;
       }
-      try {
-        rows.push({ entry, row: JSON.parse(entry.json) as Record<string, unknown> });
-      } catch {
-        this.log.error({ id: entry.id }, '[flush] dropping unparsable row');
+      // The row goes to ClickHouse as its text, one line of the body: it must be one object on
+      // one line. JSON.stringify never writes a raw newline; anything else is parsed here and
+      // written back in that form, or dropped when it is no object at all. Data ClickHouse
+      // refuses inside a well-formed line is isolated and dead-lettered below.
+      if (entry.json.charCodeAt(0) !== 0x7b || entry.json.includes('\n')) {
+        const parsed = new FlushRow(entry).parsed();
+        if (!parsed) {
+          this.log.error({ id: entry.id }, '[flush] dropping unparsable row');
+          continue;
+        }
+        entry.json = JSON.stringify(parsed);
       }
+      rows.push(new FlushRow(entry));
     }
     for (const f of this.#filters) rows = await f(rows);
     const byTable = new Map<string, FlushRow[]>();
@@ -288,20 +354,23 @@ export class StreamFlusher {
         const stored = await this.#alreadyStored(rows);
         if (stored.size) this.log.warn({ rows: stored.size }, '[flush] skipped re-delivered rows already in ClickHouse');
         byTable.clear();
-        for (const r of rows) {
-          if (r.entry.table === TABLES.events && stored.has(String(r.row.event_id))) continue;
+        for (let i = 0; i < rows.length; i++) {
+          if (i && i % YIELD_EVERY === 0) await yieldToLoop();
+          const r = rows[i]!;
+          if (stored.size && r.entry.table === TABLES.events && stored.has(r.field('event_id') ?? '')) continue;
           let list = byTable.get(r.entry.table);
           if (!list) byTable.set(r.entry.table, (list = []));
           list.push(r);
         }
         break;
       } catch (err) {
-        if (!this.#running) return;
+        if (!this.#running) return this.#report(batch.length, started, 'pending');
         this.log.warn({ err }, '[flush] ClickHouse unavailable for the replay check; retrying');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       }
     }
+    let deadLetters = 0;
     // Tables already written in this batch are not written again when a later one fails.
     for (const [table, all] of byTable) {
       let values = all;
@@ -314,14 +383,16 @@ export class StreamFlusher {
       for (;;) {
         try {
           if (uncertain && table === TABLES.events) {
-            const stored = await this.#storedEventIds(values.map((v) => String(v.row.event_id)));
+            const stored = await this.#storedEventIds(values);
             if (stored.size) {
-              values = values.filter((v) => !stored.has(String(v.row.event_id)));
+              values = values.filter((v) => !stored.has(v.field('event_id') ?? ''));
               this.log.warn({ table, rows: stored.size }, '[flush] rows of the failed insert are in ClickHouse; inserting only the rest');
             }
           }
-          const refused = await this.#insertIsolating(table, values);
+          let refused: Refused[] = [];
+          for (const chunk of byteChunks(values)) refused = refused.concat(await this.#insertIsolating(table, chunk));
           if (refused.length) await this.#deadLetter(table, refused);
+          deadLetters += refused.length;
           this.metrics.inc('visitor_flush_rows_total', { table }, values.length - refused.length);
           break;
         } catch (err) {
@@ -329,7 +400,7 @@ export class StreamFlusher {
           this.metrics.inc('visitor_flush_failures_total', { table });
           this.log.warn({ err, table, rows: values.length }, '[flush] insert failed; the batch stays pending and is retried');
           // On shutdown give up: entries stay pending and are reclaimed, never acknowledged unwritten.
-          if (!this.#running) return;
+          if (!this.#running) return this.#report(batch.length, started, 'pending');
           await sleep(backoff);
           backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         }
@@ -337,9 +408,16 @@ export class StreamFlusher {
     }
     this.opts.afterInsert?.(batch);
     await this.#ack(batch);
-    const ms = Math.round(performance.now() - started);
     this.metrics.inc('visitor_flush_batches_total');
-    this.log.info({ rows: batch.length, ms, outcome: 'ok', tables: Object.fromEntries([...byTable].map(([t, v]) => [t, v.length])) }, `[flush] rows=${batch.length} ms=${ms} outcome=ok`);
+    this.#report(batch.length, started, 'ok', Object.fromEntries([...byTable].map(([t, v]) => [t, v.length])), deadLetters);
+  }
+
+  /** The flush's line: rows, milliseconds and outcome (`ok`, or `pending` when stopped before its ack). */
+  #report(rows: number, started: number, outcome: 'ok' | 'pending', tables?: Record<string, number>, deadLetters = 0): void {
+    const ms = Math.round(performance.now() - started);
+    const fields = { rows, ms, outcome, tables, deadLetters };
+    if (outcome === 'ok') this.log.info(fields, `[flush] rows=${rows} ms=${ms} outcome=ok`);
+    else this.log.warn(fields, `[flush] rows=${rows} ms=${ms} outcome=${outcome}`);
   }
 
   /**
@@ -347,10 +425,10 @@ export class StreamFlusher {
    * good rows go in and the refused ones come back (one insert per level: log2(batch) rounds
    * for one bad row). Any other failure is thrown for the caller's retry.
    */
-  async #insertIsolating(table: string, rows: FlushRow[]): Promise<{ row: FlushRow; err: unknown }[]> {
+  async #insertIsolating(table: string, rows: FlushRow[]): Promise<Refused[]> {
     if (!rows.length) return [];
     try {
-      await this.ch.insert({ table, values: rows.map((r) => r.row), format: 'JSONEachRow' });
+      await insertJsonLines(this.ch, table, joinRows(rows), INSERT_SETTINGS);
       return [];
     } catch (err) {
       if (dataErrorCode(err) === undefined) throw err;
@@ -362,7 +440,7 @@ export class StreamFlusher {
   }
 
   /** Move refused rows to their account's dead-letter stream (then they are acknowledged with the batch). */
-  async #deadLetter(table: string, refused: { row: FlushRow; err: unknown }[]): Promise<void> {
+  async #deadLetter(table: string, refused: Refused[]): Promise<void> {
     for (const { row, err } of refused) {
       const account = this.#accountOf.get(row.entry.stream) ?? 'unknown';
       const code = dataErrorCode(err);
@@ -374,6 +452,11 @@ export class StreamFlusher {
     }
   }
 
+  /**
+   * XACK + XDEL of the batch in one round trip: one script call per stream and chunk
+   * (redis/stream-ack-1.lua), pipelined. In a cluster the streams of different accounts are in
+   * different slots, so each stream gets its own pipeline.
+   */
   async #ack(batch: StreamEntry[]): Promise<void> {
     const byStream = new Map<string, string[]>();
     for (const e of batch) {
@@ -381,13 +464,57 @@ export class StreamFlusher {
       if (!ids) byStream.set(e.stream, (ids = []));
       ids.push(e.id);
     }
-    for (const [stream, ids] of byStream) {
-      // XDEL after XACK keeps the stream as long as the backlog only; chunks bound argument size.
-      for (let i = 0; i < ids.length; i += 5000) {
-        const chunk = ids.slice(i, i + 5000);
-        await this.redis.xack(stream, FLUSH_GROUP, ...chunk);
-        await this.redis.xdel(stream, ...chunk);
+    const streams = [...byStream];
+    const groups = isCluster(this.redis) ? streams.map((s) => [s]) : [streams];
+    for (const group of groups) {
+      const pipe = this.redis.pipeline() as unknown as ScriptPipeline;
+      for (const [stream, ids] of group) {
+        for (let i = 0; i < ids.length; i += ACK_CHUNK) pipe.streamAck(stream, FLUSH_GROUP, ...ids.slice(i, i + ACK_CHUNK));
       }
+      for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
     }
   }
+}
+
+/** A row ClickHouse refused as data, with its error. */
+interface Refused {
+  row: FlushRow;
+  err: unknown;
+}
+
+/** The script command of redis/stream-ack-1.lua on a pipeline (defined by defineScripts). */
+interface ScriptPipeline {
+  streamAck(stream: string, group: string, ...ids: string[]): ScriptPipeline;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `YYYY-MM-DD hh:mm:ss[.sss]` UTC (the stored-row form, see chTime) → epoch ms. */
+function chTimeMs(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const ms = Date.parse(`${text.replace(' ', 'T')}Z`);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** The JSONEachRow body of rows: their stored text, a line each. */
+function joinRows(rows: readonly FlushRow[]): string {
+  let body = '';
+  for (const r of rows) body += `${r.entry.json}\n`;
+  return body;
+}
+
+/** Rows in runs of at most MAX_INSERT_BYTES of text. */
+function* byteChunks(rows: FlushRow[]): Generator<FlushRow[]> {
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    bytes += rows[i]!.entry.json.length + 1;
+    if (bytes > MAX_INSERT_BYTES && i > start) {
+      yield rows.slice(start, i);
+      start = i;
+      bytes = rows[i]!.entry.json.length + 1;
+    }
+  }
+  if (start < rows.length) yield start === 0 ? rows : rows.slice(start);
 }

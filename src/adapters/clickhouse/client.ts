@@ -2,7 +2,8 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { Readable } from 'node:stream';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { EmbeddedInserter } from './chdb-insert.js';
 
 type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
@@ -66,11 +67,14 @@ export function querySettingsClause(settings: Record<string, unknown>): string |
   return parts.length ? `SETTINGS ${parts.join(', ')}` : undefined;
 }
 
+/** The inserter of each embedded client, for {@link insertJsonLines}. */
+const embeddedInserters = new WeakMap<object, EmbeddedInserter>();
+
 /**
  * A chdb connection whose inserts go through {@link EmbeddedInserter} (see chdb-insert.ts for
  * why) and whose queries carry their settings in a clause of their own.
  */
-export function withSafeInserts(conn: Connection): Connection {
+export function withSafeInserts(conn: Connection): Connection & { inserter: EmbeddedInserter } {
   const run = async (sql: string, params: Record<string, unknown>) => {
     const r = await conn.query({ query: sql, query_params: params, clickhouse_settings: { default_format: 'JSONEachRow' } } as never);
     return collect(r.stream);
@@ -93,10 +97,11 @@ export function withSafeInserts(conn: Connection): Connection {
     if (!clause) return conn.query(params);
     return conn.query({ ...params, query: `${params.query}\n${clause}`, clickhouse_settings: format === undefined ? {} : { default_format: format } });
   };
-  return new Proxy(conn, {
+  return new Proxy(conn as Connection & { inserter: EmbeddedInserter }, {
     get(target, prop, receiver) {
       if (prop === 'insert') return insert;
       if (prop === 'query') return query;
+      if (prop === 'inserter') return inserter;
       const value = Reflect.get(target, prop, receiver) as unknown;
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -111,6 +116,7 @@ async function createEmbeddedClient(dataPath: string, database: string): Promise
   const { createChdbConnection } = await import('chdb/connection');
   const conn = withSafeInserts(createChdbConnection({ path: dataPath }) as unknown as Connection);
   const client = createClient({ connection: conn });
+  embeddedInserters.set(client, conn.inserter);
   // chdb ignores the client's `database` option but keeps `USE` for the life of the connection's
   // session, so the client is bound once here (the name is a validated identifier).
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS \`${database}\`` });
@@ -142,4 +148,23 @@ export function embeddedDataPath(dataDir: string): string {
 
 export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHouseClient> {
   return opts.url ? createServerClient(opts.url, opts.database) : createEmbeddedClient(opts.dataPath, opts.database);
+}
+
+/**
+ * Insert rows that are JSONEachRow text already (one object a line) as they are: nothing is
+ * parsed or serialised again. An embedded client hands them to its engine in this process (no
+ * HTTP hop); a server gets them as the request body.
+ */
+export async function insertJsonLines(client: ClickHouseClient, table: string, body: string, settings?: ClickHouseSettings): Promise<void> {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
+  const query = `INSERT INTO ${table} FORMAT JSONEachRow`;
+  const inserter = embeddedInserters.get(client);
+  if (inserter) {
+    if (!(await inserter.insert(query, body))) throw new Error(`the embedded inserter refused: ${query}`);
+    return;
+  }
+  const res = await client.exec({ query, values: Readable.from([Buffer.from(body)], { objectMode: false }), clickhouse_settings: settings });
+  for await (const _ of res.stream) {
+    // An INSERT answers with an empty body; read it so the socket goes back to the pool.
+  }
 }

@@ -22,9 +22,12 @@ export interface SweepResult {
   leftInMemory: number;
 }
 
-/** The part of a flusher row the erasure filter reads (structural: adapters do not import workers). */
+/**
+ * The part of a flusher row the erasure filter reads: its id fields, read without parsing the
+ * whole row (structural: adapters do not import workers).
+ */
 export interface FilterableRow {
-  row: Record<string, unknown>;
+  field(name: string): string | undefined;
 }
 
 /**
@@ -147,12 +150,15 @@ export class ErasedStore {
    */
   readonly filter = async <T extends FilterableRow>(rows: T[]): Promise<T[]> => {
     const byAccount = new Map<string, { visitors: string[]; persons: string[] }>();
-    for (const { row } of rows) {
-      if (typeof row.account_id !== 'string') continue;
-      let ids = byAccount.get(row.account_id);
-      if (!ids) byAccount.set(row.account_id, (ids = { visitors: [], persons: [] }));
-      if (typeof row.visitor_id === 'string' && row.visitor_id) ids.visitors.push(row.visitor_id);
-      if (typeof row.person_id === 'string' && row.person_id) ids.persons.push(row.person_id);
+    for (const r of rows) {
+      const account = r.field('account_id');
+      if (account === undefined) continue;
+      let ids = byAccount.get(account);
+      if (!ids) byAccount.set(account, (ids = { visitors: [], persons: [] }));
+      const v = r.field('visitor_id');
+      const p = r.field('person_id');
+      if (v) ids.visitors.push(v);
+      if (p) ids.persons.push(p);
     }
     const dropVisitors = new Map<string, Set<string>>();
     const dropPersons = new Map<string, Set<string>>();
@@ -167,12 +173,12 @@ export class ErasedStore {
       if (np) dropPersons.set(account, await this.erasedPersonsOf(account, ids.persons));
     }
     if (!dropVisitors.size && !dropPersons.size) return rows;
-    return rows.filter(({ row }) => {
-      const account = row.account_id as string;
-      const v = row.visitor_id;
-      const p = row.person_id;
-      if (typeof v === 'string' && dropVisitors.get(account)?.has(v)) return false;
-      if (typeof p === 'string' && dropPersons.get(account)?.has(p)) return false;
+    return rows.filter((r) => {
+      const account = r.field('account_id') ?? '';
+      const v = r.field('visitor_id');
+      const p = r.field('person_id');
+      if (v !== undefined && dropVisitors.get(account)?.has(v)) return false;
+      if (p !== undefined && dropPersons.get(account)?.has(p)) return false;
       return true;
     });
   };
