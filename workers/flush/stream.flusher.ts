@@ -105,7 +105,10 @@ export class StreamFlusher {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#loop = this.#run().catch((err) => this.log.fatal({ err }, 'flush loop crashed'));
+    const keeper = this.#keepClaimed();
+    this.#loop = this.#run()
+      .catch((err) => this.log.fatal({ err }, 'flush loop crashed'))
+      .finally(() => keeper.stop());
   }
 
   /** Stop reading; the batch in hand is finished (or left pending for another consumer). */
@@ -142,26 +145,37 @@ export class StreamFlusher {
           return s;
         });
         for (const s of streams) await this.#ensureGroup(s);
+        // A batch read ahead joins the buffer first, so the reclaim below knows it is held here.
+        const early = prefetch;
+        prefetch = undefined;
+        if (early) {
+          const got = await early;
+          if (got.length && !buffer.length) oldest = Date.now();
+          buffer = buffer.concat(got);
+        }
         if (Date.now() - this.#lastReclaim >= Math.min(this.opts.reclaimIdleMs, 5_000)) {
           this.#lastReclaim = Date.now();
-          const claimed = await this.#reclaim(streams);
+          let claimed = await this.#reclaim(streams);
+          if (claimed.length && buffer.length) {
+            // Entries this consumer holds in memory are its own to flush: never twice.
+            const held = new Set(buffer.map((e) => e.id));
+            claimed = claimed.filter((e) => !held.has(e.id));
+          }
           if (claimed.length) {
             this.log.warn({ entries: claimed.length }, '[flush] reclaimed pending entries of a dead consumer');
             await this.#flush(claimed);
           }
         }
         const wait = buffer.length ? Math.max(1, this.opts.intervalMs - (Date.now() - oldest)) : this.opts.intervalMs;
-        const early = prefetch;
-        prefetch = undefined;
-        const fresh = early ? await early : await this.#read(streams, Math.min(wait, 1000));
+        const fresh = early || buffer.length >= this.opts.batchSize ? [] : await this.#read(streams, Math.min(wait, 1000));
         if (fresh.length && !buffer.length) oldest = Date.now();
         buffer = buffer.concat(fresh);
         if (buffer.length && (buffer.length >= this.opts.batchSize || Date.now() - oldest >= this.opts.intervalMs || !this.#running)) {
           const batch = buffer;
           buffer = [];
           // A full batch means a backlog: read the next one while this one is inserted, so the
-          // Redis round trip and parsing overlap ClickHouse's work (the claim heartbeat of
-          // #flush keeps the prefetched entries this consumer's meanwhile).
+          // Redis round trip and parsing overlap ClickHouse's work (the claim heartbeat keeps
+          // the prefetched entries this consumer's meanwhile).
           if (batch.length >= this.opts.batchSize && this.#running) {
             prefetch = this.#read(streams, 1);
             prefetch.catch(() => undefined);
@@ -188,11 +202,11 @@ export class StreamFlusher {
   }
 
   /**
-   * While a batch is being written, every entry this consumer holds (the batch, and a prefetched
-   * one) stays claimed: each third of the reclaim idle time their idle clock is reset. A live
-   * worker whose insert is merely slow is then never robbed by another worker's XAUTOCLAIM,
-   * which would insert the same rows a second time; a dead worker stops refreshing and is
-   * reclaimed as before.
+   * While the flusher runs, every entry it holds (buffered, being written, prefetched, reclaimed)
+   * stays claimed: each third of the reclaim idle time the idle clock of its entries idle that
+   * long is reset. A live worker whose read or insert is merely slow is then never robbed by an
+   * XAUTOCLAIM, its own or another worker's, which would insert the same rows a second time; a
+   * dead worker stops refreshing and is reclaimed as before. Nothing idle: one XPENDING a stream.
    */
   #keepClaimed(): { stop(): void } {
     const every = Math.max(50, Math.floor(this.opts.reclaimIdleMs / 3));
@@ -209,11 +223,15 @@ export class StreamFlusher {
   }
 
   async #refreshClaims(minIdle: number): Promise<void> {
+    const page = 5000;
     for (const stream of this.#accountOf.keys()) {
-      const mine = (await this.redis.call('XPENDING', stream, FLUSH_GROUP, 'IDLE', minIdle, '-', '+', this.opts.batchSize * 3, this.opts.consumer)) as [string, string, number, number][];
-      for (let i = 0; i < mine.length; i += 5000) {
+      for (let start = '-'; ; ) {
+        const mine = (await this.redis.call('XPENDING', stream, FLUSH_GROUP, 'IDLE', minIdle, start, '+', page, this.opts.consumer)) as [string, string, number, number][];
+        if (!mine.length) break;
         // min-idle again: an entry another worker took meanwhile has a fresh idle time and stays theirs.
-        await this.redis.call('XCLAIM', stream, FLUSH_GROUP, this.opts.consumer, minIdle, ...mine.slice(i, i + 5000).map((e) => e[0]), 'JUSTID');
+        await this.redis.call('XCLAIM', stream, FLUSH_GROUP, this.opts.consumer, minIdle, ...mine.map((e) => e[0]), 'JUSTID');
+        if (mine.length < page) break;
+        start = `(${mine[mine.length - 1]![0]}`;
       }
     }
   }
@@ -314,15 +332,6 @@ export class StreamFlusher {
   }
 
   async #flush(batch: StreamEntry[]): Promise<void> {
-    const keep = this.#keepClaimed();
-    try {
-      await this.#flushClaimed(batch);
-    } finally {
-      keep.stop();
-    }
-  }
-
-  async #flushClaimed(batch: StreamEntry[]): Promise<void> {
     const started = performance.now();
     let rows: FlushRow[] = [];
     for (let i = 0; i < batch.length; i++) {
