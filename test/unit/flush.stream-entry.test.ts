@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { FlushRow, parseEntries, readStringField } from '../../workers/flush/stream-entry.js';
+
+const entry = (json: string) => ({ stream: 's', id: '1-0', table: 'events', json, redelivered: false });
+
+describe('flush: reading a stored row without parsing it', () => {
+  it('reads top-level string fields of the stored JSON text', () => {
+    const json = JSON.stringify({ account_id: 'acme', visitor_id: 'v-1', person_id: '', title: 'say "visitor_id":"v-x"', depth: 50 });
+    expect(readStringField(json, 'account_id')).toBe('acme');
+    expect(readStringField(json, 'visitor_id')).toBe('v-1');
+    expect(readStringField(json, 'person_id')).toBe('');
+  });
+
+  it('answers null when only a full parse can tell', () => {
+    expect(readStringField('{"a":1}', 'visitor_id')).toBeNull(); // absent
+    expect(readStringField('{"visitor_id":7}', 'visitor_id')).toBeNull(); // not a string
+    expect(readStringField('{"visitor_id":"a\\"b"}', 'visitor_id')).toBeNull(); // an escape
+    expect(readStringField('{"p":{"visitor_id":"inner"},"visitor_id":"outer"}', 'visitor_id')).toBeNull(); // twice
+    expect(readStringField('{ "visitor_id": "spaced" }', 'visitor_id')).toBeNull(); // another writer's spacing
+  });
+
+  it('falls back to parsing the row, so the answer is always the top-level value', () => {
+    const rows = [
+      '{"visitor_id":"a\\"b"}',
+      '{"p":{"visitor_id":"inner"},"visitor_id":"outer"}',
+      '{ "visitor_id": "spaced" }',
+      '{"visitor_id":7}',
+      '{"title":"x\\",\\"visitor_id\\":\\"forged","visitor_id":"real"}',
+    ];
+    for (const json of rows) {
+      const parsed = JSON.parse(json) as Record<string, unknown>;
+      const expected = typeof parsed.visitor_id === 'string' ? parsed.visitor_id : undefined;
+      expect(new FlushRow(entry(json)).field('visitor_id'), json).toBe(expected);
+    }
+    expect(new FlushRow(entry('not json')).field('visitor_id')).toBeUndefined();
+    expect(new FlushRow(entry('[1]')).parsed()).toBeUndefined();
+  });
+
+  it('appends entries without spreading them (a spread throws past ~120k arguments)', () => {
+    const raw: ([string, string[]] | null)[] = [];
+    for (let i = 0; i < 200_000; i++) raw.push([`${i}-0`, ['t', 'events', 'r', '{}']]);
+    raw.push(null);
+    const out = parseEntries('s', raw, false, [entry('{}')]);
+    expect(out.length).toBe(200_001);
+    expect(out[200_000]).toEqual({ stream: 's', id: '199999-0', table: 'events', json: '{}', redelivered: false });
+  });
+});
