@@ -1,6 +1,7 @@
 --[[
-  Apply a request's accepted events to the account's presence, atomically, and publish the
-  resulting diffs (join / leave / update / event) on the account's channel in order.
+  Apply accepted events to the account's presence, atomically, and publish the resulting diffs
+  (join / leave / update / event) on the account's channel in order. Ingest applies presence
+  inside ingest-commit.lua; this script serves callers outside ingest.
 
   KEYS[1]   the account's presence prefix (routes the call; every key is built from it, see
             includes/presence-core.lua)
@@ -8,141 +9,15 @@
   ARGV[2]   ttl (ms): a tab is online until this long after its last event
   ARGV[3]   grace (ms): a `leave` ends the tab this long later, so a reload is not leave + join
   ARGV[4]   linger (ms): extra life of a visitor's hashes past the ttl (a leak guard only)
-  ARGV[5..] one event each, JSON: { t type, v visitor, s session, p page path, ti title,
-            ua ua family, dv device, pe person ('' anonymous), sg visitor segment,
-            ps page segment, id event id, lb label, dp depth, ls listing, ts client ms }
+  ARGV[5..] events, 15 fields each (see read_event in includes/presence-apply.lua)
 
   Returns: the number of diffs published.
 ]]
--- @include "presence-core"
-
-local function apply_event(ev, ttl, grace)
-  local vid, sid = ev.v, ev.s
-  local member = vid .. '|' .. sid
-  -- A visitor who timed out but was not swept yet leaves first, then joins again.
-  expire_visitor(vid)
-
-  if ev.t == 'leave' then
-    local raw = redis.call('HGET', tkey(vid), sid)
-    if not raw then return end
-    if grace <= 0 then
-      remove_tabs(vid, { sid }, 'leave')
-      return
-    end
-    local tab = cjson.decode(raw)
-    tab.st = 'L'
-    redis.call('HSET', tkey(vid), sid, cjson.encode(tab))
-    redis.call('ZADD', k('tabs'), S.now + grace, member)
-    return
-  end
-
-  local heartbeat = ev.t == 'heartbeat'
-  local tabs = tabs_of(vid)
-  local old = tabs[sid]
-  local title = ev.ti or ''
-  if title == '' and old and old.p == ev.p then title = old.ti or '' end
-  local tab = { st = 'A', p = ev.p, ps = ev.ps, ti = title }
-  redis.call('HSET', tkey(vid), sid, cjson.encode(tab))
-  redis.call('ZADD', k('tabs'), S.now + ttl, member)
-  local life = ttl + grace + S.linger
-
-  if not redis.call('ZSCORE', k('online'), vid) then
-    local authed = ev.pe ~= ''
-    local cx = cross_of(ev.sg, ev.ps)
-    redis.call('HSET', vkey(vid), 'sid', sid, 'path', ev.p, 'title', title, 'ua', ev.ua, 'dev', ev.dv,
-      'person', ev.pe, 'seg', ev.sg, 'pseg', ev.ps, 'pv', ev.t == 'pageview' and 1 or 0,
-      'joined', S.now, 'seen', S.now, 'cx', cx)
-    redis.call('ZADD', k('online'), S.now, vid)
-    if authed then redis.call('SADD', k('auth'), vid) end
-    segment_move('', '0', ev.sg, cx)
-    enter_page(vid, ev.p, authed)
-    track_peak()
-    tabs = { [sid] = tab }
-    publish({ k = 'join', v = vid, vis = view_of(vid, details_of(vid), tabs), c = site_counts(),
-      pg = page_counts({ [ev.p] = true }), ['in'] = { ev.p } })
-  else
-    local d = details_of(vid)
-    local authed = redis.call('SISMEMBER', k('auth'), vid) == 1
-    local into, out, affected = {}, {}, {}
-    local changed = false
-    if old == nil or old.p ~= ev.p then
-      if not on_page(tabs, ev.p, sid) then
-        enter_page(vid, ev.p, authed)
-        into[ev.p] = true
-        affected[ev.p] = true
-      else
-        redis.call('ZADD', pagekey(ev.p), S.now, vid)
-      end
-      if old and not on_page(tabs, old.p, sid) then
-        exit_page(vid, old.p, authed)
-        out[old.p] = true
-        affected[old.p] = true
-      end
-      changed = true
-    else
-      redis.call('ZADD', pagekey(ev.p), S.now, vid)
-    end
-    tabs[sid] = tab
-
-    local set = { 'seen', S.now }
-    -- A background tab's heartbeat does not take over the shown page; any other event does.
-    local shown_sid, shown_path, shown_pseg, shown_title = d.sid, d.path, d.pseg, d.title
-    if not heartbeat or d.sid == sid or tabs[d.sid] == nil then
-      shown_sid, shown_path, shown_pseg, shown_title = sid, ev.p, ev.ps, title
-    end
-    if shown_sid ~= d.sid or shown_path ~= d.path or shown_pseg ~= d.pseg or shown_title ~= d.title then
-      changed = true
-      for _, x in ipairs({ 'sid', shown_sid, 'path', shown_path, 'pseg', shown_pseg, 'title', shown_title }) do set[#set + 1] = x end
-    end
-    if ev.pe ~= '' and ev.pe ~= d.person then
-      changed = true
-      set[#set + 1] = 'person'
-      set[#set + 1] = ev.pe
-      if not authed then
-        redis.call('SADD', k('auth'), vid)
-        for _, path in ipairs(pages_of(tabs)) do
-          redis.call('ZINCRBY', k('pagesauth'), 1, path)
-          affected[path] = true
-        end
-      end
-    end
-    local seg = d.seg
-    if ev.sg ~= '' and ev.sg ~= d.seg then
-      changed = true
-      seg = ev.sg
-      set[#set + 1] = 'seg'
-      set[#set + 1] = seg
-    end
-    local cx = cross_of(seg, shown_pseg)
-    if cx ~= d.cx then
-      set[#set + 1] = 'cx'
-      set[#set + 1] = cx
-    end
-    segment_move(d.seg, d.cx, seg, cx)
-    if ev.t == 'pageview' then
-      changed = true
-      set[#set + 1] = 'pv'
-      set[#set + 1] = (tonumber(d.pv) or 0) + 1
-    end
-    redis.call('HSET', vkey(vid), unpack(set))
-    if not heartbeat then redis.call('ZADD', k('online'), S.now, vid) end
-    if changed then
-      publish({ k = 'update', v = vid, vis = view_of(vid, details_of(vid), tabs), c = site_counts(),
-        pg = page_counts(affected), ['in'] = list_of(into), out = list_of(out) })
-    end
-  end
-  redis.call('PEXPIRE', vkey(vid), life)
-  redis.call('PEXPIRE', tkey(vid), life)
-
-  if not heartbeat then
-    publish({ k = 'event', v = vid, e = { type = ev.t, path = ev.p, label = ev.lb, depth = ev.dp,
-      listing = ev.ls, ts = ev.ts, id = ev.id } })
-  end
-end
+-- @include "presence-apply"
 
 presence_init(KEYS[1], ARGV[1], ARGV[4])
 local ttl, grace = tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 5, #ARGV do
-  apply_event(cjson.decode(ARGV[i]), ttl, grace)
+for i = 5, #ARGV, EVENT_FIELDS do
+  apply_event(read_event(ARGV, i), ttl, grace)
 end
 return S.diffs

@@ -30,12 +30,4 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
-/** `key=value` pairs for the greppable `[tag] k=v …` lines; values are sanitised to one token. */
-export function kv(fields: Record<string, string | number | boolean | undefined | null>): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(fields)) {
-    if (v === undefined || v === null || v === '') continue;
-    parts.push(`${k}=${String(v).replace(/[\s\u0000-\u001f]+/g, '_').slice(0, 200)}`);
-  }
-  return parts.join(' ');
-}
+export { kv } from './domain/log-lines.js';

@@ -11,6 +11,11 @@ function labelKey(labels: Labels | undefined): string {
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
+/** One series of a counter, its label text built once: for increments on the hot path. */
+export interface Counter {
+  inc(by?: number): void;
+}
+
 export class Metrics {
   readonly #meta = new Map<string, { kind: Kind; help: string }>();
   readonly #values = new Map<string, Map<string, number>>();
@@ -25,6 +30,13 @@ export class Metrics {
     const series = this.#series(name);
     const k = labelKey(labels);
     series.set(k, (series.get(k) ?? 0) + by);
+  }
+
+  /** A handle on one series (build it once, e.g. per account, and increment it per request). */
+  counter(name: string, labels?: Labels): Counter {
+    const series = this.#series(name);
+    const k = labelKey(labels);
+    return { inc: (by = 1) => void series.set(k, (series.get(k) ?? 0) + by) };
   }
 
   set(name: string, value: number, labels?: Labels): void {

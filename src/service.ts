@@ -16,6 +16,7 @@ import { RowStream } from './adapters/redis/row-stream.js';
 import { IpHasher } from './adapters/redis/ip-salt.js';
 import { type GatewayContext, type RouteModule } from './gateway/context.js';
 import { RateLimiter } from './gateway/rate-limit.js';
+import { IngestPipeline } from './ingest/index.js';
 import { startGateway, type GatewayServer } from './gateway/server.js';
 import { ingestRoutes } from './gateway/ingest.routes.js';
 import { healthRoutes } from './gateway/health.routes.js';
@@ -124,10 +125,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const accounts = new AccountRegistry(accountList);
     const ids = await loadPseudonyms(config.DATA_DIR, config.LOG_PERSON_IDS);
     const metrics = new Metrics()
-      .describe('visitor_events_accepted_total', 'counter', 'Events accepted into the stream')
       .describe('visitor_events_rejected_total', 'counter', 'Requests rejected, by reason')
-      .describe('visitor_events_duplicate_total', 'counter', 'Events dropped as client retries of an accepted event id')
-      .describe('visitor_bot_requests_total', 'counter', 'Requests from bots and crawlers, kept out of analytics')
       .describe('visitor_flush_rows_total', 'counter', 'Rows inserted into ClickHouse by the flusher')
       .describe('visitor_flush_failures_total', 'counter', 'Failed ClickHouse inserts (retried)')
       .describe('visitor_flush_batches_total', 'counter', 'Flushed batches')
@@ -279,14 +277,20 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       );
       closers.push(() => liveHub.close());
       await liveHub.start();
+      const gwLog = log.child({ module: 'gateway' });
+      const rowStream = new RowStream(gwRedis, keys, config.STREAM_CAP, {
+        // The rows are in the stream; presence catches up on the visitor's next heartbeat.
+        onPresenceFailures: (account, failed) => gwLog.error({ account, failed }, 'presence update failed'),
+      });
+      const ingest = new IngestPipeline({ identity, appender: rowStream, ipHasher, log: gwLog, metrics }, accounts);
       const ctx: GatewayContext = {
         config,
         accounts,
-        log: log.child({ module: 'gateway' }),
+        log: gwLog,
         redis: gwRedis,
         keys,
         ch: clickhouse!,
-        rows: new RowStream(gwRedis, keys, config.STREAM_CAP),
+        rows: rowStream,
         ipHasher,
         ids,
         metrics,
@@ -294,6 +298,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         handlerOpts: { maxBodyBytes: config.MAX_BODY_BYTES, trustProxy: config.TRUST_PROXY, maxBufferedBytes: config.HTTP_MAX_BUFFERED_BYTES, log: log.child({ module: 'http' }) },
         identity,
         presence: presenceStore,
+        ingest,
         readiness,
         jobs: jobQueues,
       };

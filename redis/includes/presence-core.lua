@@ -11,7 +11,9 @@
     P:auth           SET     online visitors known as a person (authenticated)
     P:tabs           ZSET    "visitorId|sessionId" -> deadline (ms): last seen + ttl, or leave + grace
     P:v:<visitor>    HASH    details: sid path title ua dev person seg pseg pv joined seen cx (TTL-keyed)
-    P:vt:<visitor>   HASH    sessionId -> JSON {st = "A" active | "L" left, p = path, ps = page segment, ti = title}
+    P:vt:<visitor>   HASH    sessionId -> JSON [state "A" active | "L" left, path, page segment, title]
+                             (an array: its bytes are deterministic, so an unchanged tab is
+                             recognised without decoding it; the older object form is still read)
     P:page:<path>    ZSET    visitorId -> last seen on that page (a visitor with a tab on it)
     P:pages          ZSET    path -> visitors on it
     P:pagesauth      ZSET    path -> authenticated visitors on it
@@ -54,10 +56,22 @@ local function pagekey(path)
   return S.P .. ':page:' .. path
 end
 
+-- The sequence number leads the JSON, so a gateway nobody watches this account at reads it
+-- without parsing the rest.
 local function publish(diff)
-  diff.seq = redis.call('INCR', k('seq'))
-  redis.call('PUBLISH', S.channel, cjson.encode(diff))
+  local seq = redis.call('INCR', k('seq'))
+  redis.call('PUBLISH', S.channel, '{"seq":' .. seq .. ',' .. string.sub(cjson.encode(diff), 2))
   S.diffs = S.diffs + 1
+end
+
+local function tab_encode(st, p, ps, ti)
+  return cjson.encode({ st, p, ps, ti })
+end
+
+local function tab_decode(raw)
+  local t = cjson.decode(raw)
+  if t[1] ~= nil then return { st = t[1], p = t[2], ps = t[3], ti = t[4] } end
+  return t
 end
 
 local function site_counts()
@@ -90,7 +104,7 @@ end
 local function tabs_of(vid)
   local raw = redis.call('HGETALL', tkey(vid))
   local out = {}
-  for i = 1, #raw, 2 do out[raw[i]] = cjson.decode(raw[i + 1]) end
+  for i = 1, #raw, 2 do out[raw[i]] = tab_decode(raw[i + 1]) end
   return out
 end
 

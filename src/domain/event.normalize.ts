@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { BeaconEvent } from './event.schema.js';
 import { chTime, type StoredEvent } from './stored-event.js';
-import { channelOf, countryOf, deviceClass, hostOf, uaFamily } from './enrich.js';
+import { channelOf, countryOf, deviceClass, uaFamily } from './enrich.js';
 
 /** Client clocks are trusted within this window around the receive time, clamped outside it. */
 export const CLOCK_PAST_MS = 24 * 3600_000;
 export const CLOCK_FUTURE_MS = 60_000;
+
+/** What the user agent says, worked out once per request (or per distinct agent). */
+export interface UserAgentFacts {
+  family: string;
+  device: string;
+}
 
 /** What the gateway knows about the request, copied before any await. */
 export interface IngestContext {
@@ -17,6 +23,8 @@ export interface IngestContext {
   countryHeader?: string;
   /** Person from a valid `mxy_v` cookie. */
   personId?: string;
+  /** `userAgent` already classified (saves the regular expressions per event). */
+  ua?: UserAgentFacts;
 }
 
 export function clampTs(ts: number | undefined, receivedAt: number): number {
@@ -24,23 +32,65 @@ export function clampTs(ts: number | undefined, receivedAt: number): number {
   return Math.min(Math.max(ts, receivedAt - CLOCK_PAST_MS), receivedAt + CLOCK_FUTURE_MS);
 }
 
-function utmMedium(url: string | undefined): string | undefined {
-  if (!url) return undefined;
+export function userAgentFacts(ua: string): UserAgentFacts {
+  return { family: uaFamily(ua), device: deviceClass(ua) };
+}
+
+/** What enrichment reads of a page URL: its host and its `utm_medium`. */
+interface UrlParts {
+  host: string;
+  utmMedium: string | undefined;
+}
+
+const NO_URL: UrlParts = { host: '', utmMedium: undefined };
+
+/**
+ * Pages repeat across requests (the same listing, the same referrer), and `new URL` is the
+ * dearest step of normalising: parts are remembered per URL (bounded, cleared when full; long
+ * URLs are not kept).
+ */
+const urlCache = new Map<string, UrlParts>();
+const URL_CACHE_MAX = 20_000;
+const URL_CACHE_LONGEST = 512;
+
+function urlParts(url: string | undefined): UrlParts {
+  if (!url) return NO_URL;
+  let parts = urlCache.get(url);
+  if (parts) return parts;
   try {
-    return new URL(url).searchParams.get('utm_medium') ?? undefined;
+    const u = new URL(url);
+    parts = { host: u.hostname.toLowerCase(), utmMedium: u.searchParams.get('utm_medium') ?? undefined };
   } catch {
-    return undefined;
+    parts = NO_URL;
   }
+  if (url.length <= URL_CACHE_LONGEST) {
+    if (urlCache.size >= URL_CACHE_MAX) urlCache.clear();
+    urlCache.set(url, parts);
+  }
+  return parts;
+}
+
+/** Once per request: the receive time as the table's text, and what the request says about its sender. */
+export interface RequestParts {
+  receivedText: string;
+  ua: UserAgentFacts;
+  country: string;
+}
+
+export function requestParts(ctx: IngestContext): RequestParts {
+  return { receivedText: chTime(ctx.receivedAt), ua: ctx.ua ?? userAgentFacts(ctx.userAgent), country: countryOf(ctx.countryHeader) };
 }
 
 /** A validated beacon event plus request context → the row that is streamed and stored. */
-export function normalizeEvent(e: BeaconEvent, accountId: string, ctx: IngestContext): StoredEvent {
-  const referrerHost = hostOf(e.referrer);
+export function normalizeEvent(e: BeaconEvent, accountId: string, ctx: IngestContext, parts: RequestParts = requestParts(ctx)): StoredEvent {
+  const referrerHost = urlParts(e.referrer).host;
+  const page = urlParts(e.url);
+  const ts = clampTs(e.ts, ctx.receivedAt);
   return {
     account_id: accountId,
     event_id: e.eventId ?? randomUUID(),
-    ts: chTime(clampTs(e.ts, ctx.receivedAt)),
-    received_at: chTime(ctx.receivedAt),
+    ts: ts === ctx.receivedAt ? parts.receivedText : chTime(ts),
+    received_at: parts.receivedText,
     type: e.type,
     session_id: e.sessionId,
     visitor_id: e.visitorId,
@@ -56,11 +106,11 @@ export function normalizeEvent(e: BeaconEvent, accountId: string, ctx: IngestCon
     rec_id: e.rec ?? '',
     segment: e.segment ?? '',
     props: e.props ? JSON.stringify(e.props) : '',
-    ua_family: uaFamily(ctx.userAgent),
-    device: deviceClass(ctx.userAgent),
+    ua_family: parts.ua.family,
+    device: parts.ua.device,
     referrer_host: referrerHost,
-    channel: channelOf(referrerHost, hostOf(e.url), utmMedium(e.url)),
-    country: countryOf(ctx.countryHeader),
+    channel: channelOf(referrerHost, page.host, page.utmMedium),
+    country: parts.country,
     ip_hash: ctx.ipHash,
   };
 }

@@ -51,9 +51,3 @@ export const zBeaconEvent = z.object({
 });
 
 export type BeaconEvent = z.infer<typeof zBeaconEvent>;
-
-/** A request body: one event or a batch of at most 20. */
-export const zBeaconBody = z.union([
-  z.object({ events: z.array(z.unknown()).min(1) }).transform((b) => b.events),
-  z.record(z.string(), z.unknown()).transform((e) => [e as unknown]),
-]);

@@ -2,6 +2,56 @@ import { createHash } from 'node:crypto';
 import { zAccountId } from '../accounts.js';
 import { zAnalyticsId, zListingSlug } from './analytics.schema.js';
 import { zPersonId } from './visitor-token.js';
+import type { StoredEvent } from './stored-event.js';
+
+/** `key=value` pairs for the greppable `[tag] k=v …` lines; values are sanitised to one token. */
+export function kv(fields: Record<string, string | number | boolean | undefined | null>): string {
+  const parts: string[] = [];
+  for (const k in fields) {
+    const v = fields[k];
+    if (v === undefined || v === null || v === '') continue;
+    parts.push(`${k}=${String(v).replace(/[\s\u0000-\u001f]+/g, '_').slice(0, 200)}`);
+  }
+  return parts.join(' ');
+}
+
+export const TAG_VISITOR_EVENT = '[visitor-event]';
+
+/**
+ * The field that says most about an event of each type: it comes right after `type=`, so the
+ * operator's greps (`[visitor-event] type=scroll depth=50`) match the line as written.
+ */
+const OWN_FIELD: Partial<Record<StoredEvent['type'], 'depth' | 'label' | 'dwell_ms'>> = {
+  scroll: 'depth',
+  click: 'label',
+  download: 'label',
+  form_submit: 'label',
+  custom: 'label',
+  leave: 'dwell_ms',
+};
+
+/**
+ * The line logged for every accepted event: the tag, `type=`, the type's own field, then
+ * `account=`, `path=` and whatever else the event has. The order is a contract (DESIGN.md).
+ * `person` is how the line names the person (their id, or the caller's pseudonym of it).
+ */
+export function visitorEventLine(e: StoredEvent, person: string = e.person_id): string {
+  const own = OWN_FIELD[e.type];
+  const fields: Record<string, string | number | undefined> = { type: e.type };
+  const depth = e.depth || undefined;
+  const dwell = e.dwell_ms || undefined;
+  if (own === 'depth') fields.depth = depth;
+  else if (own === 'label') fields.label = e.label;
+  else if (own === 'dwell_ms') fields.dwell_ms = dwell;
+  fields.account = e.account_id;
+  fields.path = e.path;
+  if (own !== 'depth') fields.depth = depth;
+  if (own !== 'label') fields.label = e.label;
+  fields.listing = e.listing;
+  if (own !== 'dwell_ms') fields.dwell_ms = dwell;
+  fields.person = person;
+  return `${TAG_VISITOR_EVENT} ${kv(fields)}`;
+}
 
 /**
  * The recommender's log lines, as backfill reads them:

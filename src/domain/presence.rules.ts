@@ -90,7 +90,7 @@ export function storedTsMs(ts: string): number {
 }
 
 /** What of an accepted event reaches presence. */
-export function toPresenceEvent(e: StoredEvent, pageSegments: Readonly<Record<string, string>>): PresenceEventInput {
+export function toPresenceEvent(e: StoredEvent, pageSegments: Readonly<Record<string, string>>, tsMs = storedTsMs(e.ts)): PresenceEventInput {
   const p = presencePath(e.path);
   return {
     t: e.type,
@@ -107,8 +107,24 @@ export function toPresenceEvent(e: StoredEvent, pageSegments: Readonly<Record<st
     lb: e.label,
     dp: e.depth,
     ls: e.listing,
-    ts: storedTsMs(e.ts),
+    ts: tsMs,
   };
+}
+
+/**
+ * An event as the Lua scripts read it: 15 plain fields in the order of `read_event` in
+ * redis/includes/presence-apply.lua (no JSON: the script decodes nothing).
+ */
+export function presenceFields(e: PresenceEventInput): string[] {
+  return [e.t, e.v, e.s, e.p, e.ti, e.ua, e.dv, e.pe, e.sg, e.ps, e.id, e.lb, String(e.dp), e.ls, String(e.ts)];
+}
+
+/** Fields of a row of `read_event`; a test holds this equal to the Lua constant. */
+export const PRESENCE_EVENT_FIELDS = 15;
+
+/** Whether an accepted event takes part in presence: it needs a visitor and a tab. */
+export function hasPresence(e: Pick<StoredEvent, 'visitor_id' | 'session_id'>): boolean {
+  return e.visitor_id !== '' && e.session_id !== '';
 }
 
 export interface Percentages {

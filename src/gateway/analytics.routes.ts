@@ -30,7 +30,6 @@ import { recommendationRow, REC_FUTURE_MS, type RecommendationRow } from '../dom
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
 import { bodyJson, handle, routeParam, type HandlerOptions, type RequestInfo } from './http.js';
-import { ingest, validateBatch } from './ingest.routes.js';
 
 /** Parse with a zod schema or answer 400 naming every bad field. */
 function parse<S extends z.ZodType>(schema: S, input: unknown, prefix = ''): z.output<S> {
@@ -176,9 +175,8 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
       const account = requireAdmin(ctx, req);
       const body = withKeyAccount(bodyJson(await req.body()), account);
       // Server-side ingest: no bot filter and no origin check (the admin key is the credential).
-      const { account: named, events } = validateBatch(body, ctx.accounts);
-      if (named.id !== account.id) throw new ForbiddenError('events may only name the account of the admin key');
-      const out = await ingest(ctx, account, events, req);
+      const { accepted, duplicates } = await ctx.ingest.accept(body, req, { filterBots: false, keyAccount: account });
+      const out = { accepted, duplicates };
       ctx.log.info({ tool: 'event-ingest', account: account.id, ...out }, `[admin-api] ${kv({ tool: 'event-ingest', account: account.id, accepted: out.accepted, duplicates: out.duplicates })}`);
       reply.json(200, out);
     }),

@@ -1,19 +1,15 @@
-import { randomUUID } from 'node:crypto';
-import { isbot } from 'isbot';
 import { z } from 'zod';
 import { GatewayError, InvalidJsonError, NotFoundError, StoreUnavailableError, UnknownAccountError, ValidationError } from '../errors.js';
 import type { Account } from '../accounts.js';
-import { TABLES } from '../adapters/clickhouse/tables.js';
-import type { StreamRow } from '../adapters/redis/row-stream.js';
-import { normalizeEvent } from '../domain/event.normalize.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
-import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, TOKEN_COOKIE, tokenCookie, zPersonId } from '../domain/visitor-token.js';
+import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, tokenCookie, zPersonId } from '../domain/visitor-token.js';
 import type { IdentityService } from '../identity/identity.service.js';
 import { kv } from '../logger.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
 import { handle, parseCookies, type RequestInfo } from './http.js';
-import { eventLogLine, logRejection } from './ingest.routes.js';
+import { agentFacts } from '../ingest/index.js';
+import { logRejection } from './ingest.routes.js';
 
 /** A listing slug: URL-safe characters only, never a dot segment (it is pasted into a URL path). */
 export const SLUG_RE = /^[A-Za-z0-9._~-]{1,256}$/;
@@ -86,7 +82,6 @@ export function identityRoutes(identity: IdentityService): RouteModule {
           if (!location) throw new ValidationError('listing slug must be 1-256 of [A-Za-z0-9._~-]');
 
           const headers: Record<string, string> = { location, 'cache-control': 'no-store' };
-          const cookies = parseCookies(req.headers.cookie);
           const token = req.query.get('v');
           let person: string | undefined;
           if (token) {
@@ -98,13 +93,11 @@ export function identityRoutes(identity: IdentityService): RouteModule {
               ctx.log.info({ account: account.id, person: shown }, `[token-bind] accept ${kv({ account: account.id, person: shown, via: 'click' })}`);
             } else identity.logReject(account.id, res.reason, 'click', token, now);
           }
-          person ??= await identity.personFromCookie(account, cookies.get(TOKEN_COOKIE), now);
 
           // The browser always gets its redirect; the click is recorded for humans under the rate limit.
           try {
-            const ua = req.headers['user-agent'] ?? '';
-            if (!ua || isbot(ua)) ctx.metrics.inc('visitor_bot_requests_total', { account: account.id });
-            else if (ctx.rateLimiter.take(req.ip) === 0) await recordClick(ctx, identity, account, req, slug, location, person, now);
+            if (agentFacts(req.headers['user-agent'] ?? '').bot) ctx.ingest.countBot(account.id);
+            else if (ctx.rateLimiter.take(req.ip) === 0) await recordClick(ctx, account, req, slug, location, person);
           } catch (err) {
             ctx.log.error({ err, account: account.id }, `[v-event-error] ${kv({ reason: 'click-not-recorded', account: account.id })}`);
           }
@@ -148,17 +141,8 @@ export function identityRoutes(identity: IdentityService): RouteModule {
   };
 }
 
-/** The click as an `events` row (type click, label recommendation, listing and rec id set), plus the edge of a first binding. */
-async function recordClick(
-  ctx: GatewayContext,
-  identity: IdentityService,
-  account: Account,
-  req: RequestInfo,
-  slug: string,
-  location: string,
-  person: string | undefined,
-  now: number,
-): Promise<void> {
+/** The click as an `events` event (type click, label recommendation, listing and rec id set), through the ingest pipeline. */
+async function recordClick(ctx: GatewayContext, account: Account, req: RequestInfo, slug: string, location: string, person: string | undefined): Promise<void> {
   const cookies = parseCookies(req.headers.cookie);
   // Not validated by zBeaconEvent: the visitor is unknown when the browser has no `mxy_a` cookie.
   const event: BeaconEvent = {
@@ -167,22 +151,11 @@ async function recordClick(
     sessionId: idOrEmpty(req.query.get('session') ?? req.query.get('s')),
     visitorId: idOrEmpty(cookies.get(VISITOR_COOKIE)),
     path: `/listings/${slug}/click`,
-    eventId: randomUUID(),
     url: location,
     referrer: (req.headers.referer ?? '').slice(0, 4096) || undefined,
     label: RECOMMENDATION_LABEL,
     listing: slug,
     rec: idOrEmpty(req.query.get('rec')) || undefined,
   };
-  const stored = normalizeEvent(event, account.id, {
-    receivedAt: now,
-    userAgent: req.headers['user-agent'] ?? '',
-    ipHash: ctx.ipHasher.hashSync(req.ip, now) ?? (await ctx.ipHasher.hash(req.ip, now)),
-    countryHeader: req.viaTrustedProxy ? (req.headers['cf-ipcountry'] ?? req.headers['x-country-code']) : undefined,
-    personId: person,
-  });
-  const rows: StreamRow[] = [{ table: TABLES.events, row: stored }, ...(await identity.rowsFor(account, [stored]))];
-  await ctx.rows.append(account.id, rows);
-  ctx.metrics.inc('visitor_events_accepted_total', { account: account.id });
-  ctx.log.info({ account: account.id, type: 'click', eventId: stored.event_id }, eventLogLine(stored));
+  await ctx.ingest.acceptTrusted(account, [event], req, person);
 }

@@ -6,7 +6,7 @@ import type { RedisKeys } from '../adapters/redis/keys.js';
 import type { ErasedStore } from '../adapters/redis/erased.store.js';
 import type { StreamRow } from '../adapters/redis/row-stream.js';
 import type { TokenSecretStore } from '../adapters/secrets/token-secret.store.js';
-import type { IngestIdentity } from '../gateway/context.js';
+import type { IngestIdentity } from '../ingest/index.js';
 import type { StoredEvent } from '../domain/stored-event.js';
 import type { Pseudonyms } from '../domain/pseudonym.js';
 import { PersonErasedError } from '../errors.js';

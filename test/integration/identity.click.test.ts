@@ -93,7 +93,7 @@ describe('GET /listings/:slug/click', () => {
       path: '/listings/12-high-st/click',
       url: `${A.origin}/listings/12-high-st`,
     });
-    expect(t.messages()).toContain(`[visitor-event] type=click account=${A.id} path=/listings/12-high-st/click label=recommendation listing=12-high-st person=p-click`);
+    expect(t.messages()).toContain(`[visitor-event] type=click label=recommendation account=${A.id} path=/listings/12-high-st/click listing=12-high-st person=p-click`);
   });
 
   it('takes the visitor of the click from the mxy_a cookie', async () => {

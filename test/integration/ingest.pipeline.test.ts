@@ -43,7 +43,7 @@ describe('ingest pipeline: beacon → Redis stream → ClickHouse', () => {
     // The raw IP is never stored: only a salted hash.
     expect(String(row!.ip_hash)).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.stringify(row)).not.toContain('127.0.0.1');
-    expect(t.messages()).toContain(`[visitor-event] type=scroll account=${t.account.id} path=/listings/9-elm depth=50`);
+    expect(t.messages()).toContain(`[visitor-event] type=scroll depth=50 account=${t.account.id} path=/listings/9-elm`);
   });
 
   it('lands a batch of 20 whole, and accepts text/plain (sendBeacon)', async () => {

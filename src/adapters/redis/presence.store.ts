@@ -1,7 +1,7 @@
 import type { Account } from '../../accounts.js';
 import type { Logger } from '../../logger.js';
 import type { StoredEvent } from '../../domain/stored-event.js';
-import { pageSegmentOf, toPresenceEvent } from '../../domain/presence.rules.js';
+import { pageSegmentOf, presenceFields, toPresenceEvent } from '../../domain/presence.rules.js';
 import { parseDiff, type PresenceDiff, type RawSnapshot } from '../../domain/presence.messages.js';
 import { redisReady, type RedisClient } from './client.js';
 import type { RedisKeys } from './keys.js';
@@ -39,7 +39,7 @@ export interface PresenceSample {
  * Live presence in Redis (per account: sorted sets scored by time, TTL-keyed hashes per
  * visitor; layout in redis/includes/presence-core.lua). Every change runs in one Lua script
  * and publishes its diffs from inside it, so counts, joins and leaves are exact and ordered
- * whatever the number of gateways. Also the gateway's {@link IngestPresence}.
+ * whatever the number of gateways.
  */
 export class PresenceStore {
   constructor(
@@ -47,12 +47,15 @@ export class PresenceStore {
     private readonly keys: RedisKeys,
   ) {}
 
-  /** Heartbeats and any activity refresh presence; `leave` ends a tab after the account's grace. */
+  /**
+   * Heartbeats and any activity refresh presence; `leave` ends a tab after the account's grace.
+   * Ingest does this inside its own call (RowStream); this is for events from elsewhere.
+   */
   async apply(account: Account, events: readonly StoredEvent[]): Promise<void> {
     if (events.length === 0) return;
     const p = account.presence;
     const args: (string | number)[] = [this.keys.presenceChannel(account.id), p.ttlMs, p.graceMs, PRESENCE_LINGER_MS];
-    for (const e of events) args.push(JSON.stringify(toPresenceEvent(e, account.pageSegments)));
+    for (const e of events) args.push(...presenceFields(toPresenceEvent(e, account.pageSegments)));
     await callScript(this.redis, 'presenceApply', [this.keys.presencePrefix(account.id)], args);
   }
 

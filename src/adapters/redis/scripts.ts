@@ -5,14 +5,8 @@ import type { Redis, Cluster } from 'ioredis';
 
 export const SCRIPTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../redis');
 
-/** Failures returned by scripts as negative integers. */
-export enum ScriptError {
-  StreamFull = -1,
-  Duplicate = -2,
-}
-
 export interface ScriptSource {
-  /** camelCase command name, e.g. `ingestEvents` for `ingest-events.lua`. */
+  /** camelCase command name, e.g. `ingestCommit` for `ingest-commit.lua`. */
   name: string;
   /** From the file name suffix `-<n>.lua`; undefined when the caller passes the key count. */
   numberOfKeys?: number;

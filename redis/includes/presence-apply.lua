@@ -1,0 +1,178 @@
+--[[
+  Applying one accepted event to an account's presence (shared by ingest-commit.lua and
+  presence-apply-1.lua). An event arrives as 15 ARGV fields (see read_event), never as JSON:
+  nothing is decoded for it.
+]]
+-- @include "presence-core"
+
+-- The event at ARGV[i..i+14]: type, visitor, session, page path, title, ua family, device,
+-- person ('' anonymous), visitor segment, page segment, event id, label, depth, listing, client ms.
+local function read_event(argv, i)
+  return {
+    t = argv[i], v = argv[i + 1], s = argv[i + 2], p = argv[i + 3], ti = argv[i + 4], ua = argv[i + 5],
+    dv = argv[i + 6], pe = argv[i + 7], sg = argv[i + 8], ps = argv[i + 9], id = argv[i + 10],
+    lb = argv[i + 11], dp = tonumber(argv[i + 12]) or 0, ls = argv[i + 13], ts = tonumber(argv[i + 14]) or 0,
+  }
+end
+
+local EVENT_FIELDS = 15
+
+-- A heartbeat of a tab that is live and unchanged (same page, segment, person; title kept or
+-- equal) changes no count and no view: it refreshes deadlines and times and publishes nothing.
+-- O(1): the stored tab is compared by its bytes, never decoded. Returns false to take the full path.
+local function heartbeat_fast(ev, ttl, grace)
+  local vid, sid = ev.v, ev.s
+  local raw = redis.call('HGET', tkey(vid), sid)
+  if not raw then return false end
+  if ev.ti ~= '' then
+    if raw ~= tab_encode('A', ev.p, ev.ps, ev.ti) then return false end
+  else
+    local head = '["A",' .. cjson.encode(ev.p) .. ',' .. cjson.encode(ev.ps) .. ','
+    if string.sub(raw, 1, #head) ~= head then return false end
+  end
+  local member = vid .. '|' .. sid
+  local deadline = redis.call('ZSCORE', k('tabs'), member)
+  if not deadline or tonumber(deadline) <= S.now then return false end
+  local d = redis.call('HMGET', vkey(vid), 'sid', 'person', 'seg')
+  if not d[1] then return false end
+  if ev.pe ~= '' and ev.pe ~= d[2] then return false end
+  if ev.sg ~= '' and ev.sg ~= d[3] then return false end
+  -- The tab shown stays shown; only when it is gone would this heartbeat take over.
+  if d[1] ~= sid and redis.call('HEXISTS', tkey(vid), d[1]) == 0 then return false end
+  redis.call('ZADD', k('tabs'), S.now + ttl, member)
+  redis.call('ZADD', pagekey(ev.p), S.now, vid)
+  redis.call('HSET', vkey(vid), 'seen', S.now)
+  local life = ttl + grace + S.linger
+  redis.call('PEXPIRE', vkey(vid), life)
+  redis.call('PEXPIRE', tkey(vid), life)
+  return true
+end
+
+local function apply_slow(ev, ttl, grace)
+  local vid, sid = ev.v, ev.s
+  local member = vid .. '|' .. sid
+  -- A visitor who timed out but was not swept yet leaves first, then joins again.
+  expire_visitor(vid)
+
+  if ev.t == 'leave' then
+    local raw = redis.call('HGET', tkey(vid), sid)
+    if not raw then return end
+    if grace <= 0 then
+      remove_tabs(vid, { sid }, 'leave')
+      return
+    end
+    local tab = tab_decode(raw)
+    redis.call('HSET', tkey(vid), sid, tab_encode('L', tab.p, tab.ps, tab.ti or ''))
+    redis.call('ZADD', k('tabs'), S.now + grace, member)
+    return
+  end
+
+  local heartbeat = ev.t == 'heartbeat'
+  local tabs = tabs_of(vid)
+  local old = tabs[sid]
+  local title = ev.ti or ''
+  if title == '' and old and old.p == ev.p then title = old.ti or '' end
+  local tab = { st = 'A', p = ev.p, ps = ev.ps, ti = title }
+  redis.call('HSET', tkey(vid), sid, tab_encode('A', ev.p, ev.ps, title))
+  redis.call('ZADD', k('tabs'), S.now + ttl, member)
+  local life = ttl + grace + S.linger
+
+  if not redis.call('ZSCORE', k('online'), vid) then
+    local authed = ev.pe ~= ''
+    local cx = cross_of(ev.sg, ev.ps)
+    redis.call('HSET', vkey(vid), 'sid', sid, 'path', ev.p, 'title', title, 'ua', ev.ua, 'dev', ev.dv,
+      'person', ev.pe, 'seg', ev.sg, 'pseg', ev.ps, 'pv', ev.t == 'pageview' and 1 or 0,
+      'joined', S.now, 'seen', S.now, 'cx', cx)
+    redis.call('ZADD', k('online'), S.now, vid)
+    if authed then redis.call('SADD', k('auth'), vid) end
+    segment_move('', '0', ev.sg, cx)
+    enter_page(vid, ev.p, authed)
+    track_peak()
+    tabs = { [sid] = tab }
+    publish({ k = 'join', v = vid, vis = view_of(vid, details_of(vid), tabs), c = site_counts(),
+      pg = page_counts({ [ev.p] = true }), ['in'] = { ev.p } })
+  else
+    local d = details_of(vid)
+    local authed = redis.call('SISMEMBER', k('auth'), vid) == 1
+    local into, out, affected = {}, {}, {}
+    local changed = false
+    if old == nil or old.p ~= ev.p then
+      if not on_page(tabs, ev.p, sid) then
+        enter_page(vid, ev.p, authed)
+        into[ev.p] = true
+        affected[ev.p] = true
+      else
+        redis.call('ZADD', pagekey(ev.p), S.now, vid)
+      end
+      if old and not on_page(tabs, old.p, sid) then
+        exit_page(vid, old.p, authed)
+        out[old.p] = true
+        affected[old.p] = true
+      end
+      changed = true
+    else
+      redis.call('ZADD', pagekey(ev.p), S.now, vid)
+    end
+    tabs[sid] = tab
+
+    local set = { 'seen', S.now }
+    -- A background tab's heartbeat does not take over the shown page; any other event does.
+    local shown_sid, shown_path, shown_pseg, shown_title = d.sid, d.path, d.pseg, d.title
+    if not heartbeat or d.sid == sid or tabs[d.sid] == nil then
+      shown_sid, shown_path, shown_pseg, shown_title = sid, ev.p, ev.ps, title
+    end
+    if shown_sid ~= d.sid or shown_path ~= d.path or shown_pseg ~= d.pseg or shown_title ~= d.title then
+      changed = true
+      for _, x in ipairs({ 'sid', shown_sid, 'path', shown_path, 'pseg', shown_pseg, 'title', shown_title }) do set[#set + 1] = x end
+    end
+    if ev.pe ~= '' and ev.pe ~= d.person then
+      changed = true
+      set[#set + 1] = 'person'
+      set[#set + 1] = ev.pe
+      if not authed then
+        redis.call('SADD', k('auth'), vid)
+        for _, path in ipairs(pages_of(tabs)) do
+          redis.call('ZINCRBY', k('pagesauth'), 1, path)
+          affected[path] = true
+        end
+      end
+    end
+    local seg = d.seg
+    if ev.sg ~= '' and ev.sg ~= d.seg then
+      changed = true
+      seg = ev.sg
+      set[#set + 1] = 'seg'
+      set[#set + 1] = seg
+    end
+    local cx = cross_of(seg, shown_pseg)
+    if cx ~= d.cx then
+      set[#set + 1] = 'cx'
+      set[#set + 1] = cx
+    end
+    segment_move(d.seg, d.cx, seg, cx)
+    if ev.t == 'pageview' then
+      changed = true
+      set[#set + 1] = 'pv'
+      set[#set + 1] = (tonumber(d.pv) or 0) + 1
+    end
+    redis.call('HSET', vkey(vid), unpack(set))
+    if not heartbeat then redis.call('ZADD', k('online'), S.now, vid) end
+    if changed then
+      publish({ k = 'update', v = vid, vis = view_of(vid, details_of(vid), tabs), c = site_counts(),
+        pg = page_counts(affected), ['in'] = list_of(into), out = list_of(out) })
+    end
+  end
+  redis.call('PEXPIRE', vkey(vid), life)
+  redis.call('PEXPIRE', tkey(vid), life)
+
+  if not heartbeat then
+    publish({ k = 'event', v = vid, e = { type = ev.t, path = ev.p, label = ev.lb, depth = ev.dp,
+      listing = ev.ls, ts = ev.ts, id = ev.id } })
+  end
+end
+
+
+local function apply_event(ev, ttl, grace)
+  if ev.t == 'heartbeat' and heartbeat_fast(ev, ttl, grace) then return end
+  apply_slow(ev, ttl, grace)
+end
