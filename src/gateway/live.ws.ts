@@ -8,6 +8,7 @@ import { presencePath } from '../domain/presence.rules.js';
 import {
   pageMessage,
   pagesOf,
+  parseDiff,
   publicCount,
   siteMessage,
   snapshotMessage,
@@ -64,6 +65,19 @@ export function publicTopic(account: string, page: string | null): string {
   return page === null ? `pub|${account}` : `pub|${account}|page|${page}`;
 }
 
+/** A diff as received: parsed only once a client of its account needs it. */
+interface RingEntry {
+  seq: number;
+  raw: string;
+  d?: PresenceDiff | null;
+  at: number;
+}
+
+function diffOf(r: RingEntry): PresenceDiff | undefined {
+  if (r.d === undefined) r.d = parseDiff(r.raw) ?? null;
+  return r.d ?? undefined;
+}
+
 /**
  * Brings presence diffs from Redis to this gateway's WebSocket clients. Every gateway
  * subscribes to every account's diff channel, so a client here sees joins that arrived at any
@@ -75,7 +89,7 @@ export function publicTopic(account: string, page: string | null): string {
 export class LiveHub {
   #app?: TemplatedApp;
   readonly #lastSeq = new Map<string, number>();
-  readonly #ring = new Map<string, { d: PresenceDiff; at: number }[]>();
+  readonly #ring = new Map<string, RingEntry[]>();
   readonly #waiters = new Map<string, { seq: number; resolve: () => void }[]>();
   readonly #sockets = new Map<string, Set<LiveSocket>>();
   #closing = false;
@@ -92,7 +106,7 @@ export class LiveHub {
 
   /** Subscribe to the diffs, then learn each account's current sequence number. */
   async start(): Promise<void> {
-    await this.subscriber.start((account, diff) => this.onDiff(account, diff));
+    await this.subscriber.start((account, seq, raw) => this.onMessage(account, seq, raw));
     for (const a of this.accountIds) {
       const seq = await this.store.seq(a);
       this.#lastSeq.set(a, Math.max(seq, this.#lastSeq.get(a) ?? 0));
@@ -115,21 +129,39 @@ export class LiveHub {
     return n;
   }
 
+  /** A parsed diff (tests, and callers that have one). */
   onDiff(account: string, diff: PresenceDiff): void {
+    this.onMessage(account, diff.seq, JSON.stringify(diff), diff);
+  }
+
+  /**
+   * A diff as published: only its sequence number is read unless a client of this account is
+   * connected here, so a gateway pays the JSON parse only for the accounts it serves.
+   */
+  onMessage(account: string, seq: number, raw: string, parsed?: PresenceDiff): void {
     const last = this.#lastSeq.get(account);
     let ring = this.#ring.get(account);
     if (!ring) this.#ring.set(account, (ring = []));
-    if (last !== undefined && diff.seq <= last) {
-      if (ring.some((r) => r.d.seq === diff.seq) || !this.#started) return;
+    if (last !== undefined && seq <= last) {
+      if (ring.some((r) => r.seq === seq) || !this.#started) return;
       // An unseen number at or below the last one: the sequence restarted (Redis lost its data).
-      this.log.warn({ account, last, seq: diff.seq }, `[live] ${kv({ account, restart: diff.seq })} presence sequence restarted; resync`);
-      this.#restart(account, diff.seq);
+      this.log.warn({ account, last, seq }, `[live] ${kv({ account, restart: seq })} presence sequence restarted; resync`);
+      this.#restart(account, seq);
       this.#resync(account);
       return;
     }
-    this.#lastSeq.set(account, diff.seq);
+    const watched = (this.#sockets.get(account)?.size ?? 0) > 0;
+    let d: PresenceDiff | undefined = parsed;
+    if (watched && !d) {
+      d = parseDiff(raw);
+      if (!d) {
+        this.log.warn({ account }, '[presence-diff] dropping malformed diff');
+        return;
+      }
+    }
+    this.#lastSeq.set(account, seq);
     const now = Date.now();
-    ring.push({ d: diff, at: now });
+    ring.push({ seq, raw, d, at: now });
     // Trimmed in chunks: a splice per diff shifted the whole ring at every heartbeat burst.
     // Readers filter by sequence number, so a few stale entries in between cost nothing.
     if (ring.length > RING_SIZE + RING_TRIM_CHUNK || now - ring[0]!.at > RING_MAX_AGE_MS * 2) {
@@ -137,17 +169,17 @@ export class LiveHub {
       while (drop < ring.length && now - ring[drop]!.at > RING_MAX_AGE_MS) drop++;
       if (drop > 0) ring.splice(0, drop);
     }
-    if (last !== undefined && diff.seq > last + 1) {
+    if (last !== undefined && seq > last + 1) {
       // Pub/sub lost messages (a reconnect to Redis): clients would drift, so they start over.
-      this.log.warn({ account, from: last, to: diff.seq }, `[live] ${kv({ gap: diff.seq - last - 1, account })} resync`);
+      this.log.warn({ account, from: last, to: seq }, `[live] ${kv({ gap: seq - last - 1, account })} resync`);
       this.#resync(account);
-    } else {
-      this.#fanOut(account, diff);
+    } else if (d) {
+      this.#fanOut(account, d);
     }
     const waiters = this.#waiters.get(account);
     if (waiters?.length) {
       const still = waiters.filter((w) => {
-        if (w.seq > diff.seq) return true;
+        if (w.seq > seq) return true;
         w.resolve();
         return false;
       });
@@ -233,7 +265,7 @@ export class LiveHub {
       }
       if (ud.closed || this.#closing) return;
       const last = this.#lastSeq.get(ud.account) ?? raw.seq;
-      const ring = (this.#ring.get(ud.account) ?? []).map((r) => r.d).filter((d) => d.seq > raw.seq);
+      const ring = (this.#ring.get(ud.account) ?? []).filter((r) => r.seq > raw.seq);
       // The ring must hold every diff after the snapshot, else take a newer snapshot; when even
       // a newer one is behind this gateway, the sequence restarted (Redis lost its data).
       if (last > raw.seq && (ring.length === 0 || ring[0]!.seq !== raw.seq + 1)) {
@@ -247,8 +279,9 @@ export class LiveHub {
         : ({ type: 'count', account: ud.account, page: ud.page, online: raw.online } satisfies CountMessage);
       ws.cork(() => {
         ws.send(JSON.stringify(first));
-        for (const d of ring) {
-          const m = this.#format(ud, d);
+        for (const r of ring) {
+          const d = diffOf(r);
+          const m = d && this.#format(ud, d);
           if (m !== undefined) ws.send(JSON.stringify(m));
         }
         ws.subscribe(admin ? adminTopic(ud.account, ud.page) : publicTopic(ud.account, ud.page));

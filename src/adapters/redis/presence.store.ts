@@ -2,7 +2,7 @@ import type { Account } from '../../accounts.js';
 import type { Logger } from '../../logger.js';
 import type { StoredEvent } from '../../domain/stored-event.js';
 import { pageSegmentOf, presenceFields, toPresenceEvent } from '../../domain/presence.rules.js';
-import { parseDiff, type PresenceDiff, type RawSnapshot } from '../../domain/presence.messages.js';
+import { parseDiff, type RawSnapshot } from '../../domain/presence.messages.js';
 import { redisReady, type RedisClient } from './client.js';
 import type { RedisKeys } from './keys.js';
 import { callScript } from './scripts.js';
@@ -116,11 +116,23 @@ export class PresenceStore {
   }
 }
 
-export type DiffListener = (account: string, diff: PresenceDiff) => void;
+/** A diff as published (`raw`, JSON) with its sequence number, read without parsing the rest. */
+export type DiffListener = (account: string, seq: number, raw: string) => void;
+
+/** The scripts write `seq` first (includes/presence-core.lua `publish`). */
+const SEQ_HEAD = /^\{"seq":(\d+),/;
+
+/** The sequence number of a published diff, or undefined when it is no diff at all. */
+export function diffSeq(raw: string): number | undefined {
+  const m = SEQ_HEAD.exec(raw);
+  if (m) return Number(m[1]);
+  return parseDiff(raw)?.seq;
+}
 
 /**
  * One gateway's subscription to the diffs of every account, on its own connection (a
- * subscribed connection can run nothing else). ioredis re-subscribes after a reconnect;
+ * subscribed connection can run nothing else). It reads only each diff's sequence number; the
+ * live hub parses the diffs of the accounts it has clients for. ioredis re-subscribes after a reconnect;
  * the listener sees the gap in `seq` and resynchronises its clients.
  */
 export class PresenceSubscriber {
@@ -139,12 +151,12 @@ export class PresenceSubscriber {
     this.conn.on('message', (channel: string, message: string) => {
       const account = this.#byChannel.get(channel);
       if (!account) return;
-      const diff = parseDiff(message);
-      if (!diff) {
+      const seq = diffSeq(message);
+      if (seq === undefined) {
         this.log.warn({ channel }, '[presence-diff] dropping malformed diff');
         return;
       }
-      listener(account, diff);
+      listener(account, seq, message);
     });
     await redisReady(this.conn);
     if (this.#byChannel.size) await this.conn.subscribe(...this.#byChannel.keys());
