@@ -52,24 +52,21 @@ local function apply_slow(ev, ttl, grace)
   local vid, sid = ev.v, ev.s
   local member = vid .. '|' .. sid
   -- A visitor who timed out but was not swept yet leaves first, then joins again.
-  expire_visitor(vid)
+  local tabs = live_tabs(vid)
+  local old = tabs[sid]
 
   if ev.t == 'leave' then
-    local raw = redis.call('HGET', tkey(vid), sid)
-    if not raw then return end
+    if not old then return end
     if grace <= 0 then
       remove_tabs(vid, { sid }, 'leave')
       return
     end
-    local tab = tab_decode(raw)
-    redis.call('HSET', tkey(vid), sid, tab_encode('L', tab.p, tab.ps, tab.ti or ''))
+    redis.call('HSET', tkey(vid), sid, tab_encode('L', old.p, old.ps, old.ti or ''))
     redis.call('ZADD', k('tabs'), S.now + grace, member)
     return
   end
 
   local heartbeat = ev.t == 'heartbeat'
-  local tabs = tabs_of(vid)
-  local old = tabs[sid]
   local title = ev.ti or ''
   if title == '' and old and old.p == ev.p then title = old.ti or '' end
   local tab = { st = 'A', p = ev.p, ps = ev.ps, ti = title }
@@ -80,32 +77,38 @@ local function apply_slow(ev, ttl, grace)
   if not redis.call('ZSCORE', k('online'), vid) then
     local authed = ev.pe ~= ''
     local cx = cross_of(ev.sg, ev.ps)
-    redis.call('HSET', vkey(vid), 'sid', sid, 'path', ev.p, 'title', title, 'ua', ev.ua, 'dev', ev.dv,
-      'person', ev.pe, 'seg', ev.sg, 'pseg', ev.ps, 'pv', ev.t == 'pageview' and 1 or 0,
-      'joined', S.now, 'seen', S.now, 'cx', cx)
+    local d = { sid = sid, path = ev.p, title = title, ua = ev.ua, dev = ev.dv, person = ev.pe, seg = ev.sg,
+      pseg = ev.ps, pv = ev.t == 'pageview' and 1 or 0, joined = S.now, seen = S.now, cx = cx }
+    redis.call('HSET', vkey(vid), 'sid', d.sid, 'path', d.path, 'title', d.title, 'ua', d.ua, 'dev', d.dev,
+      'person', d.person, 'seg', d.seg, 'pseg', d.pseg, 'pv', d.pv, 'joined', d.joined, 'seen', d.seen, 'cx', d.cx)
     redis.call('ZADD', k('online'), S.now, vid)
     if authed then redis.call('SADD', k('auth'), vid) end
     segment_move('', '0', ev.sg, cx)
     enter_page(vid, ev.p, authed)
     track_peak()
     tabs = { [sid] = tab }
-    publish({ k = 'join', v = vid, vis = view_of(vid, details_of(vid), tabs), c = site_counts(),
+    publish({ k = 'join', v = vid, vis = view_of(vid, d, tabs, S.now), c = site_counts(),
       pg = page_counts({ [ev.p] = true }), ['in'] = { ev.p } })
   else
     local d = details_of(vid)
-    local authed = redis.call('SISMEMBER', k('auth'), vid) == 1
+    -- Read only when a page count or the person changes.
+    local authed_v
+    local function authed()
+      if authed_v == nil then authed_v = redis.call('SISMEMBER', k('auth'), vid) == 1 end
+      return authed_v
+    end
     local into, out, affected = {}, {}, {}
     local changed = false
     if old == nil or old.p ~= ev.p then
       if not on_page(tabs, ev.p, sid) then
-        enter_page(vid, ev.p, authed)
+        enter_page(vid, ev.p, authed())
         into[ev.p] = true
         affected[ev.p] = true
       else
         redis.call('ZADD', pagekey(ev.p), S.now, vid)
       end
       if old and not on_page(tabs, old.p, sid) then
-        exit_page(vid, old.p, authed)
+        exit_page(vid, old.p, authed())
         out[old.p] = true
         affected[old.p] = true
       end
@@ -129,7 +132,7 @@ local function apply_slow(ev, ttl, grace)
       changed = true
       set[#set + 1] = 'person'
       set[#set + 1] = ev.pe
-      if not authed then
+      if not authed() then
         redis.call('SADD', k('auth'), vid)
         for _, path in ipairs(pages_of(tabs)) do
           redis.call('ZINCRBY', k('pagesauth'), 1, path)
@@ -158,7 +161,9 @@ local function apply_slow(ev, ttl, grace)
     redis.call('HSET', vkey(vid), unpack(set))
     if not heartbeat then redis.call('ZADD', k('online'), S.now, vid) end
     if changed then
-      publish({ k = 'update', v = vid, vis = view_of(vid, details_of(vid), tabs), c = site_counts(),
+      -- The view from what was read and just written: no second read of the hash.
+      for i = 1, #set, 2 do d[set[i]] = set[i + 1] end
+      publish({ k = 'update', v = vid, vis = view_of(vid, d, tabs, not heartbeat and S.now or nil), c = site_counts(),
         pg = page_counts(affected), ['in'] = list_of(into), out = list_of(out) })
     end
   end

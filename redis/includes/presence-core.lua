@@ -175,14 +175,15 @@ local function details_of(vid)
 end
 
 -- The visitor as diffs and snapshots carry it.
-local function view_of(vid, d, tabs)
+-- `act` (last activity) when the caller knows it, else read.
+local function view_of(vid, d, tabs, act)
   local n = 0
   for _ in pairs(tabs) do n = n + 1 end
   return {
     id = vid, sid = d.sid, path = d.path, title = d.title, ua = d.ua, dev = d.dev,
     person = d.person, seg = d.seg, pseg = d.pseg,
     pv = tonumber(d.pv) or 0, joined = tonumber(d.joined) or 0, seen = tonumber(d.seen) or 0,
-    act = tonumber(redis.call('ZSCORE', k('online'), vid) or 0),
+    act = act or tonumber(redis.call('ZSCORE', k('online'), vid) or 0),
     tabs = n, on = pages_of(tabs),
   }
 end
@@ -273,6 +274,28 @@ local function expire_visitor(vid)
     if deadline == false or tonumber(deadline) <= S.now then due[#due + 1] = sid end
   end
   if #due > 0 then remove_tabs(vid, due, nil) end
+end
+
+-- A visitor's tabs after ending those whose deadline has passed: expire_visitor and tabs_of
+-- in one read when none is due (the common case).
+local function live_tabs(vid)
+  local raw = redis.call('HGETALL', tkey(vid))
+  local tabs, due = {}, nil
+  for i = 1, #raw, 2 do
+    local sid = raw[i]
+    local deadline = redis.call('ZSCORE', k('tabs'), vid .. '|' .. sid)
+    if deadline == false or tonumber(deadline) <= S.now then
+      due = due or {}
+      due[#due + 1] = sid
+    else
+      tabs[sid] = tab_decode(raw[i + 1])
+    end
+  end
+  if due then
+    remove_tabs(vid, due, nil)
+    return tabs_of(vid)
+  end
+  return tabs
 end
 
 -- End up to `limit` tabs whose deadline has passed, visitor by visitor; returns how many
