@@ -4,7 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { DestinationStream } from 'pino';
 import { AccountRegistry, ensureDemoAccount, loadAccountsFile, type Account } from './accounts.js';
 import type { Config } from './config.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, flushLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { createClickHouse, embeddedDataPath } from './adapters/clickhouse/client.js';
 import { migrate } from './adapters/clickhouse/migrate.js';
@@ -113,7 +113,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
           log.warn({ err }, 'error during shutdown');
         }
       }
-      log.flush?.();
+      await flushLogger(log);
     })());
 
   try {

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis, redisReady, type RedisClient } from '../../src/adapters/redis/client.js';
+import { RedisKeys } from '../../src/adapters/redis/keys.js';
+import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
+import { presenceFields } from '../../src/domain/presence.rules.js';
+import { StreamFullError } from '../../src/errors.js';
+import { startTestRedis, type TestRedis } from '../support/services.js';
+
+let redis: TestRedis;
+let client: RedisClient;
+let keys: RedisKeys;
+const PRESENCE = { ttlMs: 45_000, graceMs: 3000 };
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  client = connectRedis({ url: redis.url });
+  await redisReady(client);
+  keys = new RedisKeys(`gc${randomBytes(3).toString('hex')}`);
+});
+afterAll(async () => {
+  client?.disconnect();
+  await redis?.stop();
+});
+
+/** Scripts Redis ran (the first run of a script is an EVAL after EVALSHA's NOSCRIPT). */
+async function scriptCalls(): Promise<number> {
+  const stats = String(await client.info('commandstats'));
+  let n = 0;
+  for (const m of stats.matchAll(/cmdstat_(?:eval|evalsha):calls=(\d+)/g)) n += Number(m[1]);
+  return n;
+}
+
+const row = (n: number, dedupeId?: string): StreamRow => ({ table: 'events', row: { n }, dedupeId });
+
+describe('group commit (one ingest-commit call per account per tick)', () => {
+  it('takes the requests of one tick in one call, each with its own outcome and exact de-duplication', async () => {
+    const stream = new RowStream(client, keys, 1000);
+    const account = 'gc-a';
+    const before = await scriptCalls();
+    const [a, b, c] = await Promise.all([
+      stream.append(account, [row(1, 'id-1'), row(2, 'id-2')]),
+      stream.append(account, [row(3, 'id-3'), row(4, 'id-1')]),
+      stream.append(account, [row(5)]),
+    ]);
+    expect(await scriptCalls()).toBe(before + 1);
+    expect(a).toEqual(['accepted', 'accepted']);
+    // id-1 was taken by the first request of the same call: the second is a retry.
+    expect(b).toEqual(['accepted', 'duplicate']);
+    expect(c).toEqual(['accepted']);
+    const entries = (await client.xrange(keys.eventStream(account), '-', '+')) as [string, string[]][];
+    expect(entries.map(([, f]) => JSON.parse(f[3]!).n)).toEqual([1, 2, 3, 5]);
+  });
+
+  it('keeps each request all or nothing: one refused at the cap, the others of the call written', async () => {
+    const stream = new RowStream(client, keys, 100);
+    const account = 'gc-cap';
+    await stream.append(account, Array.from({ length: 95 }, (_, i) => row(i)));
+    const before = await scriptCalls();
+    const results = await Promise.allSettled([
+      stream.append(account, Array.from({ length: 10 }, (_, i) => row(100 + i))),
+      stream.append(account, [row(200), row(201), row(202)]),
+    ]);
+    expect(await scriptCalls()).toBe(before + 1);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(StreamFullError) });
+    expect(results[1]).toEqual({ status: 'fulfilled', value: ['accepted', 'accepted', 'accepted'] });
+    expect(await client.xlen(keys.eventStream(account))).toBe(98);
+  });
+
+  it('applies the accepted events to presence in the same call, and none of a duplicate', async () => {
+    const stream = new RowStream(client, keys, 1000);
+    const account = 'gc-presence';
+    const ev = (visitor: string, id: string): StreamRow => ({
+      ...row(0, id),
+      presence: presenceFields({ t: 'pageview', v: visitor, s: `${visitor}-s`, p: '/x', ti: 'X', ua: 'Chrome', dv: 'desktop', pe: '', sg: '', ps: '', id, lb: '', dp: 0, ls: '', ts: Date.now() }),
+    });
+    const before = await scriptCalls();
+    await Promise.all([stream.append(account, [ev('v1', 'e1')], PRESENCE), stream.append(account, [ev('v2', 'e2'), ev('v3', 'e1')], PRESENCE)]);
+    expect(await scriptCalls()).toBe(before + 1);
+    const online = await client.zrange(`${keys.presencePrefix(account)}:online`, '0', '-1');
+    // v3's event was a duplicate of e1: not in the stream, so not in presence either.
+    expect(online.sort()).toEqual(['v1', 'v2']);
+  });
+
+  it('closes a call at its row bound: a full call goes without waiting for the tick', async () => {
+    const stream = new RowStream(client, keys, 1000, { maxRows: 4 });
+    const account = 'gc-bound';
+    const before = await scriptCalls();
+    const out = await Promise.all(Array.from({ length: 5 }, (_, i) => stream.append(account, [row(i), row(i + 10)])));
+    expect(out.flat().every((o) => o === 'accepted')).toBe(true);
+    expect(await scriptCalls()).toBe(before + 3);
+    expect(await client.xlen(keys.eventStream(account))).toBe(10);
+  });
+
+  it('rejects every request of a call that Redis could not run, and serves the next call', async () => {
+    const down = connectRedis({ url: redis.url, failFast: true });
+    await redisReady(down);
+    const stream = new RowStream(down, keys, 1000);
+    down.disconnect();
+    const results = await Promise.allSettled([stream.append('gc-down', [row(1)]), stream.append('gc-down', [row(2)])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    const again = new RowStream(client, keys, 1000);
+    expect(await again.append('gc-down', [row(3)])).toEqual(['accepted']);
+  });
+});
