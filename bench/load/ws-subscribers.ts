@@ -21,7 +21,8 @@ interface Options {
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as Options;
-const probeRe = new RegExp(`"(${o.probePrefix}-\\d+)"`);
+// Probe ids are `<prefix><run tag>-<n>`: one subscriber process serves several load runs.
+const probeRe = new RegExp(`"(${o.probePrefix}[A-Za-z0-9]*-\\d+)"`);
 const receipts: string[] = [];
 let messages = 0;
 let closedEarly = 0;
