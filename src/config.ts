@@ -84,6 +84,11 @@ export const zEnv = z.object({
   /** A pending entry idle this long belongs to a dead consumer and is reclaimed. @defaultValue 30000 */
   RECLAIM_IDLE_MS: z.coerce.number().int().min(100).default(30_000),
   /**
+   * Gateway processes on the gateway port (more cores): the first one supervises the others,
+   * which need ClickHouse over HTTP (the store role's URL, or CLICKHOUSE_URL). @defaultValue 1
+   */
+  GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  /**
    * Which hops in front of the gateway are proxies whose `X-Forwarded-For` entry is believed:
    * `false` (ignore the header), a hop count (`1`: one proxy; `true` is an alias of 1), or a
    * comma list of addresses and CIDR ranges (`127.0.0.1/8,10.0.0.0/8,::1`). Falsy when off.

@@ -10,7 +10,7 @@ import { createClickHouse, embeddedDataPath } from './adapters/clickhouse/client
 import { migrate } from './adapters/clickhouse/migrate.js';
 import { connectRedis, duplicateRedis, redisReady, type RedisClient } from './adapters/redis/client.js';
 import { RedisKeys } from './adapters/redis/keys.js';
-import { startLocalRedis, type LocalRedis } from './adapters/redis/launcher.js';
+import { freePort, startLocalRedis, type LocalRedis } from './adapters/redis/launcher.js';
 import { lockInstance, ownsDataDir } from './instance-lock.js';
 import { RowStream } from './adapters/redis/row-stream.js';
 import { IpHasher } from './adapters/redis/ip-salt.js';
@@ -18,6 +18,7 @@ import { type GatewayContext, type RouteModule } from './gateway/context.js';
 import { RateLimiter } from './gateway/rate-limit.js';
 import { IngestPipeline } from './ingest/index.js';
 import { startGateway, type GatewayServer } from './gateway/server.js';
+import { GatewayWorkers } from './gateway/workers.js';
 import { ingestRoutes } from './gateway/ingest.routes.js';
 import { healthRoutes } from './gateway/health.routes.js';
 import { webRoutes } from './gateway/web.routes.js';
@@ -67,6 +68,8 @@ export interface Service {
   ctx?: GatewayContext;
   /** The private, supervised redis-server (REDIS_URL unset). */
   localRedis?: LocalRedis;
+  /** The extra gateway processes (GATEWAY_WORKERS > 1). */
+  gatewayWorkers?: GatewayWorkers;
   /** Where the demo account's admin key was written, when the demo account is in use. */
   demoAdminKeyFile?: string;
   stop(): Promise<void>;
@@ -238,7 +241,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
 
     if (roles.has('gateway')) {
-      const gwRedis = connectRedis({ url: redisUrl, clusterNodes, role: 'gateway', failFast: true, log });
+      const gwRedis = connectRedis({ url: redisUrl, clusterNodes, role: `gateway-${process.pid}`, failFast: true, log });
       closers.push(() => void gwRedis.disconnect());
       await redisReady(gwRedis);
       const ipHasher = new IpHasher(gwRedis, keys);
@@ -303,11 +306,21 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         jobs: jobQueues,
       };
       const modules: RouteModule[] = [healthRoutes(liveness), ingestRoutes, presenceRoutes(presenceStore), liveRoutes(liveHub), identityRoutes(identity), webRoutes, jobsRoutes, analyticsRoutes, chartsRoutes];
-      const gateway = await startGateway(ctx, modules, config.HOST, config.PORT, { sharedPort: config.GATEWAY_SHARED_PORT });
+      // uWS shares a port between processes only when it was asked for that port: port 0 is resolved first.
+      const port = config.GATEWAY_WORKERS > 1 && config.PORT === 0 ? await freePort() : config.PORT;
+      const gateway = await startGateway(ctx, modules, config.HOST, port, { sharedPort: config.GATEWAY_SHARED_PORT || config.GATEWAY_WORKERS > 1 });
       service.gateway = gateway;
       service.ctx = ctx;
       Object.assign(service, gatewayAddress(config.HOST, gateway.port));
       lock?.update({ gateway: service.gatewayUrl });
+      if (config.GATEWAY_WORKERS > 1) {
+        const chUrl = config.CLICKHOUSE_URL ?? service.storeUrl;
+        if (!chUrl) throw new Error('GATEWAY_WORKERS > 1 needs ClickHouse over HTTP for the other processes: the store role in this process, or CLICKHOUSE_URL');
+        const workers = new GatewayWorkers({ count: config.GATEWAY_WORKERS - 1, config, port: gateway.port, redisUrl, clickhouseUrl: chUrl, log: log.child({ module: 'gateway-workers' }) });
+        closers.push(() => workers.stop());
+        await workers.start();
+        service.gatewayWorkers = workers;
+      }
       // Closed first on stop: no new connections while the rest drains.
       closers.push(async () => {
         gateway.close();
