@@ -285,7 +285,10 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         // The rows are in the stream; presence catches up on the visitor's next heartbeat.
         onPresenceFailures: (account, failed) => gwLog.error({ account, failed }, 'presence update failed'),
       });
-      const ingest = new IngestPipeline({ identity, appender: rowStream, ipHasher, log: gwLog, metrics }, accounts);
+      const ingest = new IngestPipeline(
+        { identity, appender: rowStream, ipHasher, log: gwLog, metrics, personInLog: (account, person) => ids.personLogId(account, person) ?? person },
+        accounts,
+      );
       const ctx: GatewayContext = {
         config,
         accounts,

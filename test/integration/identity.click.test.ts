@@ -93,7 +93,7 @@ describe('GET /listings/:slug/click', () => {
       path: '/listings/12-high-st/click',
       url: `${A.origin}/listings/12-high-st`,
     });
-    expect(t.messages()).toContain(`[visitor-event] type=click label=recommendation account=${A.id} path=/listings/12-high-st/click listing=12-high-st person=p-click`);
+    expect(t.messages()).toContain(`[visitor-event] type=click label=recommendation account=${A.id} path=/listings/12-high-st/click listing=12-high-st person=${t.service.ids.personLogId(A.id, 'p-click')}`);
   });
 
   it('takes the visitor of the click from the mxy_a cookie', async () => {
@@ -206,7 +206,7 @@ describe('mxy_v cookie on /v/event', () => {
       { session_id: bad.sessionId, person_id: '' },
     ]);
     expect(rejectLines('bad-sig', 'cookie').length).toBe(before + 1);
-    expect(t.messages()).toContain(`[visitor-event] type=pageview account=${A.id} path=/with-cookie person=p-cookie`);
+    expect(t.messages()).toContain(`[visitor-event] type=pageview account=${A.id} path=/with-cookie person=${t.service.ids.personLogId(A.id, 'p-cookie')}`);
   });
 });
 
