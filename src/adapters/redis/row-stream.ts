@@ -53,8 +53,9 @@ export interface GroupCommitOptions {
   /** …or at this many bytes of row JSON. @defaultValue 1048576 */
   maxBytes?: number;
   /**
-   * Calls in flight per account. While they run, new requests gather into the next call, so
-   * under load the batches grow instead of the queue. @defaultValue 2
+   * Calls in flight per account. While one runs, new requests gather into the next call, so
+   * under load the calls grow instead of their number (each call and each socket write has a
+   * fixed cost in Redis and in the gateway). @defaultValue 1
    */
   maxInFlight?: number;
   /** Told how many presence updates of a call failed (their rows are in the stream). */
@@ -111,7 +112,7 @@ export class RowStream {
   ) {
     this.#maxRows = opts.maxRows ?? 2000;
     this.#maxBytes = opts.maxBytes ?? 1_048_576;
-    this.#maxInFlight = opts.maxInFlight ?? 2;
+    this.#maxInFlight = opts.maxInFlight ?? 1;
   }
 
   /**
