@@ -273,7 +273,6 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       const liveHub = new LiveHub(
         presenceStore,
         new PresenceSubscriber(duplicateRedis(redis, log, 'presence-subscriber'), keys, accounts.ids(), log.child({ module: 'live' })),
-        accounts.ids(),
         log.child({ module: 'live' }),
         metrics,
         { maxBackpressure: config.LIVE_MAX_BACKPRESSURE, snapshotVisitors: config.LIVE_SNAPSHOT_VISITORS, snapshotPages: 50 },

@@ -65,6 +65,19 @@ export function publicTopic(account: string, page: string | null): string {
   return page === null ? `pub|${account}` : `pub|${account}|page|${page}`;
 }
 
+/** How long an account stays subscribed after its last client here left. */
+const UNWATCH_AFTER_MS = 30_000;
+
+/** An account this gateway is subscribed to. */
+interface Watch {
+  ready: Promise<void>;
+  /** The sequence number read right after subscribing: diffs up to it are in any later snapshot. */
+  baseline: number;
+  /** Until then, a diff numbered up to the baseline is one published before the subscription. */
+  until: number;
+  idle?: NodeJS.Timeout;
+}
+
 /** A diff as received: parsed only once a client of its account needs it. */
 interface RingEntry {
   seq: number;
@@ -92,26 +105,64 @@ export class LiveHub {
   readonly #ring = new Map<string, RingEntry[]>();
   readonly #waiters = new Map<string, { seq: number; resolve: () => void }[]>();
   readonly #sockets = new Map<string, Set<LiveSocket>>();
+  readonly #watches = new Map<string, Watch>();
   #closing = false;
   #started = false;
 
   constructor(
     private readonly store: PresenceStore,
     private readonly subscriber: PresenceSubscriber,
-    private readonly accountIds: readonly string[],
     private readonly log: Logger,
     private readonly metrics: Metrics,
     readonly opts: LiveOptions,
   ) {}
 
-  /** Subscribe to the diffs, then learn each account's current sequence number. */
+  /** Listen for diffs; accounts are subscribed to when their first client here connects. */
   async start(): Promise<void> {
     await this.subscriber.start((account, seq, raw) => this.onMessage(account, seq, raw));
-    for (const a of this.accountIds) {
-      const seq = await this.store.seq(a);
-      this.#lastSeq.set(a, Math.max(seq, this.#lastSeq.get(a) ?? 0));
-    }
     this.#started = true;
+  }
+
+  /**
+   * Subscribe to an account's diffs (once for all its clients), then learn its current sequence
+   * number: every diff after that number arrives here, so a snapshot taken afterwards can be
+   * brought up to the live topic.
+   */
+  #watch(account: string): Promise<void> {
+    const w = this.#watches.get(account);
+    if (w) {
+      clearTimeout(w.idle);
+      w.idle = undefined;
+      return w.ready;
+    }
+    const entry: Watch = { ready: Promise.resolve(), baseline: Number.POSITIVE_INFINITY, until: 0 };
+    this.#watches.set(account, entry);
+    if (!this.#ring.has(account)) this.#ring.set(account, []);
+    entry.ready = (async () => {
+      await this.subscriber.watch(account);
+      const seq = await this.store.seq(account);
+      entry.baseline = seq;
+      entry.until = Date.now() + CATCH_UP_MS;
+      this.#lastSeq.set(account, Math.max(seq, this.#lastSeq.get(account) ?? 0));
+    })();
+    entry.ready.catch(() => {
+      if (this.#watches.get(account) === entry) this.#watches.delete(account);
+    });
+    return entry.ready;
+  }
+
+  /** The account's last client here left: unsubscribe after a while (a reconnect is cheap then). */
+  #unwatchLater(account: string): void {
+    const w = this.#watches.get(account);
+    if (!w || w.idle) return;
+    w.idle = setTimeout(() => {
+      if ((this.#sockets.get(account)?.size ?? 0) > 0 || this.#watches.get(account) !== w) return;
+      this.#watches.delete(account);
+      this.#lastSeq.delete(account);
+      this.#ring.delete(account);
+      this.subscriber.unwatch(account).catch((err: unknown) => this.log.warn({ err, account }, '[live] unsubscribe failed'));
+    }, UNWATCH_AFTER_MS);
+    w.idle.unref();
   }
 
   #restart(account: string, seq: number): void {
@@ -139,11 +190,16 @@ export class LiveHub {
    * connected here, so a gateway pays the JSON parse only for the accounts it serves.
    */
   onMessage(account: string, seq: number, raw: string, parsed?: PresenceDiff): void {
+    const w = this.#watches.get(account);
+    // A diff of an account no longer watched (its unsubscribe was on its way).
+    if (!w) return;
     const last = this.#lastSeq.get(account);
     let ring = this.#ring.get(account);
     if (!ring) this.#ring.set(account, (ring = []));
     if (last !== undefined && seq <= last) {
       if (ring.some((r) => r.seq === seq) || !this.#started) return;
+      // Published before the number the subscription started from: the snapshot has it.
+      if (seq <= w.baseline && Date.now() < w.until) return;
       // An unseen number at or below the last one: the sequence restarted (Redis lost its data).
       this.log.warn({ account, last, seq }, `[live] ${kv({ account, restart: seq })} presence sequence restarted; resync`);
       this.#restart(account, seq);
@@ -247,11 +303,14 @@ export class LiveHub {
   detach(ws: LiveSocket): void {
     const ud = ws.getUserData();
     ud.closed = true;
-    this.#sockets.get(ud.account)?.delete(ws);
+    const set = this.#sockets.get(ud.account);
+    set?.delete(ws);
+    if (!set?.size) this.#unwatchLater(ud.account);
   }
 
   async #prime(ws: LiveSocket, ud: LiveUserData): Promise<void> {
     const admin = ud.scope === 'admin';
+    await this.#watch(ud.account);
     for (let attempt = 0; attempt < 3; attempt++) {
       const raw = await this.store.snapshot(ud.account, {
         page: ud.page,
@@ -293,6 +352,7 @@ export class LiveHub {
   /** Close every client (on shutdown) and the Redis subscription. */
   close(): void {
     this.#closing = true;
+    for (const w of this.#watches.values()) clearTimeout(w.idle);
     for (const set of this.#sockets.values()) {
       for (const ws of [...set]) if (!ws.getUserData().closed) ws.end(1001, 'shutting down');
     }

@@ -8,7 +8,7 @@ import { LiveClient, wsUrl, type Msg } from './presence.live-client.js';
 
 const GRACE_MS = 400;
 const SEGMENTS = { '/north/': 'north', '/south/': 'south' };
-const ACCOUNTS = ['pl-feed', 'pl-reload', 'pl-auth', 'pl-page', 'pl-public', 'pl-cli'];
+const ACCOUNTS = ['pl-feed', 'pl-reload', 'pl-auth', 'pl-page', 'pl-public', 'pl-cli', 'pl-sub'];
 
 let redis: TestRedis;
 let t: TestService;
@@ -238,6 +238,21 @@ describe('live presence feed', () => {
     const again = await LiveClient.connect(wsUrl(t.url, '/live', { key: key(acct) }));
     expect(await again.waitFor((m) => m.type === 'snapshot')).toMatchObject({ online: 1 });
     again.close();
+  });
+
+  it('subscribes this gateway to an account’s diffs only once a client of it connects here', async () => {
+    const acct = 'pl-sub';
+    const channel = t.service.keys.presenceChannel(acct);
+    const subscribers = async () => Number(((await t.service.redis.call('PUBSUB', 'NUMSUB', channel)) as [string, number])[1]);
+    // Its visitors are online, yet nobody watches the account here: its diffs do not come to this process.
+    await send([beacon(acct, { visitorId: 'sub-1', sessionId: 'sub-1s', path: '/sub' })]);
+    expect(await subscribers()).toBe(0);
+    const c = await LiveClient.connect(wsUrl(t.url, '/live', { key: key(acct) }));
+    await c.waitFor((m) => m.type === 'snapshot');
+    expect(await subscribers()).toBe(1);
+    await send([beacon(acct, { visitorId: 'sub-2', sessionId: 'sub-2s', path: '/sub' })]);
+    await c.waitFor((m) => m.type === 'join' && m.visitor.visitorId === 'sub-2');
+    c.close();
   });
 
   it('the CLI shows who is online and the live visitor list', async () => {

@@ -130,13 +130,15 @@ export function diffSeq(raw: string): number | undefined {
 }
 
 /**
- * One gateway's subscription to the diffs of every account, on its own connection (a
- * subscribed connection can run nothing else). It reads only each diff's sequence number; the
- * live hub parses the diffs of the accounts it has clients for. ioredis re-subscribes after a reconnect;
- * the listener sees the gap in `seq` and resynchronises its clients.
+ * One gateway's subscription to the diffs of the accounts it has live clients for, on its own
+ * connection (a subscribed connection can run nothing else): diffs of other accounts never
+ * reach this process. It reads only each diff's sequence number; the live hub parses the diffs
+ * it sends on. ioredis re-subscribes after a reconnect; the hub sees the gap in `seq` and
+ * resynchronises its clients.
  */
 export class PresenceSubscriber {
   readonly #byChannel = new Map<string, string>();
+  readonly #channelOf = new Map<string, string>();
 
   constructor(
     private readonly conn: RedisClient,
@@ -144,7 +146,10 @@ export class PresenceSubscriber {
     accountIds: readonly string[],
     private readonly log: Logger,
   ) {
-    for (const a of accountIds) this.#byChannel.set(keys.presenceChannel(a), a);
+    for (const a of accountIds) {
+      this.#byChannel.set(keys.presenceChannel(a), a);
+      this.#channelOf.set(a, keys.presenceChannel(a));
+    }
   }
 
   async start(listener: DiffListener): Promise<void> {
@@ -159,7 +164,17 @@ export class PresenceSubscriber {
       listener(account, seq, message);
     });
     await redisReady(this.conn);
-    if (this.#byChannel.size) await this.conn.subscribe(...this.#byChannel.keys());
+  }
+
+  /** Receive the account's diffs from now on: resolves once Redis has confirmed the subscription. */
+  async watch(account: string): Promise<void> {
+    const channel = this.#channelOf.get(account);
+    if (channel) await this.conn.subscribe(channel);
+  }
+
+  async unwatch(account: string): Promise<void> {
+    const channel = this.#channelOf.get(account);
+    if (channel) await this.conn.unsubscribe(channel);
   }
 
   close(): void {
