@@ -11,9 +11,7 @@ const app = uWS.App();
 app.post('/v/event', (res) => {
   let aborted = false;
   res.onAborted(() => (aborted = true));
-  let size = 0;
-  res.onData((ab, last) => {
-    size += ab.byteLength;
+  res.onData((_chunk, last) => {
     if (last && !aborted) res.cork(() => res.writeStatus('204 No Content').end());
   });
 });

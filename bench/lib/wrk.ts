@@ -14,7 +14,8 @@ export function ensureWrk(log: (m: string) => void): void {
   const run = (args: string[]) => spawnSync(root ? 'apt-get' : 'sudo', root ? args : ['apt-get', ...args], { stdio: 'inherit' });
   run(['update']);
   const r = run(['install', '-y', 'wrk']);
-  if (r.status !== 0 || spawnSync('wrk', ['--version']).error !== undefined) throw new Error('wrk is not installed and apt-get could not install it (apt-get install wrk)');
+  if (r.status !== 0 || spawnSync('wrk', ['--version']).error !== undefined)
+    throw new Error('wrk is not installed and apt-get could not install it (apt-get install wrk)');
 }
 
 export interface WrkResult {
@@ -45,7 +46,16 @@ export function runWrk(spec: WrkSpec): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       'wrk',
-      [`-t${spec.threads ?? 1}`, `-c${spec.connections}`, `-d${spec.durationS}s`, '--timeout', '10s', '-s', path.join(REPO, 'bench/load/wrk-ingest.lua'), `http://127.0.0.1:${spec.port}/v/event`],
+      [
+        `-t${spec.threads ?? 1}`,
+        `-c${spec.connections}`,
+        `-d${spec.durationS}s`,
+        '--timeout',
+        '10s',
+        '-s',
+        path.join(REPO, 'bench/load/wrk-ingest.lua'),
+        `http://127.0.0.1:${spec.port}/v/event`,
+      ],
       {
         env: {
           ...process.env,

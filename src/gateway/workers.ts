@@ -109,7 +109,9 @@ export class GatewayWorkers {
         log.error({ worker: index, code, signal, restartInMs: backoff }, '[gateway-workers] worker exited; starting it again');
         setTimeout(() => {
           if (this.#stopping) return;
-          this.#spawn(index, Math.min(backoff * 2, RESTART_MAX_MS)).catch((err: unknown) => log.error({ err, worker: index }, '[gateway-workers] restart failed'));
+          this.#spawn(index, Math.min(backoff * 2, RESTART_MAX_MS)).catch((err: unknown) =>
+            log.error({ err, worker: index }, '[gateway-workers] restart failed'),
+          );
         }, backoff).unref();
       });
     });

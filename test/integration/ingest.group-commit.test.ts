@@ -55,10 +55,16 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
   it('keeps each request all or nothing: one refused at the cap, the others of the call written', async () => {
     const stream = new RowStream(client, keys, 100);
     const account = 'gc-cap';
-    await stream.append(account, Array.from({ length: 95 }, (_, i) => row(i)));
+    await stream.append(
+      account,
+      Array.from({ length: 95 }, (_, i) => row(i)),
+    );
     const before = await scriptCalls();
     const results = await Promise.allSettled([
-      stream.append(account, Array.from({ length: 10 }, (_, i) => row(100 + i))),
+      stream.append(
+        account,
+        Array.from({ length: 10 }, (_, i) => row(100 + i)),
+      ),
       stream.append(account, [row(200), row(201), row(202)]),
     ]);
     expect(await scriptCalls()).toBe(before + 1);
@@ -72,7 +78,23 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     const account = 'gc-presence';
     const ev = (visitor: string, id: string): StreamRow => ({
       ...row(0, id),
-      presence: presenceFields({ t: 'pageview', v: visitor, s: `${visitor}-s`, p: '/x', ti: 'X', ua: 'Chrome', dv: 'desktop', pe: '', sg: '', ps: '', id, lb: '', dp: 0, ls: '', ts: Date.now() }),
+      presence: presenceFields({
+        t: 'pageview',
+        v: visitor,
+        s: `${visitor}-s`,
+        p: '/x',
+        ti: 'X',
+        ua: 'Chrome',
+        dv: 'desktop',
+        pe: '',
+        sg: '',
+        ps: '',
+        id,
+        lb: '',
+        dp: 0,
+        ls: '',
+        ts: Date.now(),
+      }),
     });
     const before = await scriptCalls();
     await Promise.all([stream.append(account, [ev('v1', 'e1')], PRESENCE), stream.append(account, [ev('v2', 'e2'), ev('v3', 'e1')], PRESENCE)]);

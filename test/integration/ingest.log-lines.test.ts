@@ -23,13 +23,21 @@ describe('[visitor-event] lines as the operator greps them', () => {
       beacon('acme', { type: 'click', label: 'floorplan', path: '/listings/x' }),
     ];
     expect((await postEvent(t.url, { events })).status).toBe(204);
-    const greps = ['[visitor-event] type=pageview account=acme path=/listings/x', '[visitor-event] type=scroll depth=50 account=acme path=/listings/x', '[visitor-event] type=click label=floorplan account=acme path=/listings/x'];
+    const greps = [
+      '[visitor-event] type=pageview account=acme path=/listings/x',
+      '[visitor-event] type=scroll depth=50 account=acme path=/listings/x',
+      '[visitor-event] type=click label=floorplan account=acme path=/listings/x',
+    ];
     // Read back from the JSON log lines, as an operator's grep of the log file would see them.
     const lines = await eventually(() => {
       const l = t.logs().filter((x) => String(x.msg).startsWith('[visitor-event]'));
       return l.length >= 3 ? l : undefined;
     });
-    for (const g of greps) expect(lines.some((l) => String(l.msg).startsWith(g)), g).toBe(true);
+    for (const g of greps)
+      expect(
+        lines.some((l) => String(l.msg).startsWith(g)),
+        g,
+      ).toBe(true);
     expect(lines.map((l) => l.msg)).toEqual(greps);
     // The fields travel in the object too, for log tooling.
     expect(lines[1]).toMatchObject({ account: 'acme', type: 'scroll', level: 30, eventId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
@@ -44,7 +52,10 @@ describe('[visitor-event] lines as the operator greps them', () => {
     ];
     expect((await postEvent(t.url, { events })).status).toBe(204);
     const msgs = await eventually(() => {
-      const m = t.messages().slice(before).filter((x) => x.startsWith('[visitor-event]'));
+      const m = t
+        .messages()
+        .slice(before)
+        .filter((x) => x.startsWith('[visitor-event]'));
       return m.length >= 3 ? m : undefined;
     });
     expect(msgs).toEqual([

@@ -5,7 +5,17 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, beacon, eventually, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import {
+  BROWSER_UA,
+  beacon,
+  eventually,
+  removeTestData,
+  rows,
+  startTestRedis,
+  startTestService,
+  type TestRedis,
+  type TestService,
+} from '../support/services.js';
 import { LiveClient, wsUrl } from './presence.live-client.js';
 
 let redis: TestRedis;
@@ -27,7 +37,14 @@ function post(body: unknown): Promise<number> {
   const u = new URL(`${t.url}/v/event`);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA, 'content-length': Buffer.byteLength(data) } },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA, 'content-length': Buffer.byteLength(data) },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -51,9 +68,17 @@ describe('GATEWAY_WORKERS=2', () => {
     const gateways = [...clients.matchAll(/name=gateway-(\d+) .*?cmd=(\S+)/g)].map((m) => ({ pid: Number(m[1]), cmd: m[2] }));
     const pids = new Set(gateways.map((g) => g.pid));
     expect(pids).toEqual(new Set([process.pid, ...workers.pids()]));
-    for (const pid of pids) expect(gateways.some((g) => g.pid === pid && /^eval/.test(g.cmd!)), `gateway ${pid} ingested`).toBe(true);
+    for (const pid of pids)
+      expect(
+        gateways.some((g) => g.pid === pid && /^eval/.test(g.cmd!)),
+        `gateway ${pid} ingested`,
+      ).toBe(true);
     await eventually(async () => {
-      const r = await rows<{ n: string; d: string }>(t.ch, 'SELECT count() AS n, uniqExact(event_id) AS d FROM events WHERE account_id = {a:String} AND startsWith(path, {p:String})', { a: t.account.id, p: '/w/' });
+      const r = await rows<{ n: string; d: string }>(
+        t.ch,
+        'SELECT count() AS n, uniqExact(event_id) AS d FROM events WHERE account_id = {a:String} AND startsWith(path, {p:String})',
+        { a: t.account.id, p: '/w/' },
+      );
       return Number(r[0]!.n) === events.length && Number(r[0]!.d) === events.length;
     }, 20_000);
   });

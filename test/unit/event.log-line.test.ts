@@ -5,7 +5,10 @@ import { zBeaconEvent } from '../../src/domain/event.schema.js';
 
 const ctx = { receivedAt: Date.UTC(2026, 10, 23), userAgent: 'Mozilla/5.0 Chrome/124.0 Safari/537.36', ipHash: 'h' };
 const stored = (over: Record<string, unknown>, personId?: string) =>
-  normalizeEvent(zBeaconEvent.parse({ account: 'acme', sessionId: 's', visitorId: 'v', path: '/listings/x', type: 'pageview', ...over }), 'acme', { ...ctx, personId });
+  normalizeEvent(zBeaconEvent.parse({ account: 'acme', sessionId: 's', visitorId: 'v', path: '/listings/x', type: 'pageview', ...over }), 'acme', {
+    ...ctx,
+    personId,
+  });
 
 describe('[visitor-event] line', () => {
   it('is the tag, type=, the type’s own field, then account and path: the operator greps match verbatim', () => {
