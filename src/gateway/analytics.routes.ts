@@ -28,7 +28,7 @@ import {
 } from '../domain/analytics.schema.js';
 import { recommendationRow, REC_FUTURE_MS, type RecommendationRow } from '../domain/recommendation.js';
 import { requireAdmin } from './admin-auth.js';
-import type { GatewayContext, RouteModule } from './context.js';
+import type { RouteModule } from './context.js';
 import { bodyJson, handle, routeParam, type HandlerOptions, type RequestInfo } from './http.js';
 
 /** Parse with a zod schema or answer 400 naming every bad field. */
