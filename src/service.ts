@@ -141,6 +141,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     if (!redisUrl && !clusterNodes) {
       local = await startLocalRedis(path.join(config.DATA_DIR, 'redis'), log.child({ module: 'redis' }), {
         supervision: { maxRestarts: config.REDIS_MAX_RESTARTS },
+        passwordFile: path.join(config.DATA_DIR, 'credentials', '_redis', 'password'),
       });
       redisUrl = local.url;
       closers.push(() => local!.stop());
@@ -331,7 +332,7 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
 
     log.info(
-      { roles: [...roles], gateway: service.gatewayUrl, store: service.storeUrl && redactUrlPassword(service.storeUrl), redis: service.redisUrl, database: config.CLICKHOUSE_DATABASE },
+      { roles: [...roles], gateway: service.gatewayUrl, store: service.storeUrl && redactUrlPassword(service.storeUrl), redis: redactUrlPassword(service.redisUrl), database: config.CLICKHOUSE_DATABASE },
       `[service] started roles=${[...roles].join(',')}${service.gatewayUrl ? ` gateway=${service.gatewayUrl}` : ''}`,
     );
     return service;

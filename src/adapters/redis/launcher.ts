@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { lockDir, DirLockedError, type DirLock } from '../fs/dir-lock.js';
+import { readOrCreateSecret } from '../secrets/token-secret.store.js';
 import type { Logger } from '../../logger.js';
 
 export const REDIS_INSTALL_HINT = 'apt-get install -y redis-server';
@@ -86,7 +87,8 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
       s.once('connect', () => s.write('PING\r\n'));
       s.once('data', (d) => {
         s.destroy();
-        resolve(d.toString().startsWith('+PONG'));
+        // A password-protected Redis answers an unauthenticated PING with NOAUTH: still a Redis.
+        resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
       });
       s.on('error', () => undefined); // 'close' follows
       s.once('close', () => resolve(false));
@@ -133,7 +135,18 @@ const LAUNCHER_LOCK_FILE = 'launcher.lock';
  * Redis running) and is stopped, since two servers must not share one AOF; a directory whose lock
  * is held belongs to a live process and is refused, never touched.
  */
-export async function startLocalRedis(dir: string, log: Logger, opts: { port?: number; supervision?: RedisSupervision } = {}): Promise<LocalRedis> {
+export interface LocalRedisOptions {
+  port?: number;
+  supervision?: RedisSupervision;
+  /**
+   * The password file (created 0600 on first start, kept across restarts). Loopback is not a
+   * boundary against other local users: without a password any process on the machine could
+   * read the event streams or queue jobs. @defaultValue `dir/password`
+   */
+  passwordFile?: string;
+}
+
+export async function startLocalRedis(dir: string, log: Logger, opts: LocalRedisOptions = {}): Promise<LocalRedis> {
   const bin = findRedisServer();
   if (!bin) throw new Error(`redis-server is not installed and REDIS_URL is unset: install it with \`${REDIS_INSTALL_HINT}\``);
   await mkdir(dir, { recursive: true });
@@ -154,7 +167,12 @@ export async function startLocalRedis(dir: string, log: Logger, opts: { port?: n
       if (alive(stale)) process.kill(stale, 'SIGKILL');
     }
     const port = opts.port ?? (await freePort());
-    const supervisor = new RedisSupervisor(bin, path.resolve(dir), port, pidFile, lock, log, opts.supervision ?? {});
+    const password = (await readOrCreateSecret(opts.passwordFile ?? path.join(dir, 'password'))).toString('hex');
+    // The password goes in a config file only the service's user reads, not on the command line
+    // (which every local user sees in /proc/<pid>/cmdline).
+    const conf = path.join(dir, 'redis.conf');
+    await writeFile(conf, `requirepass ${password}\n`, { mode: 0o600 });
+    const supervisor = new RedisSupervisor(bin, path.resolve(dir), port, password, conf, pidFile, lock, log, opts.supervision ?? {});
     await supervisor.start();
     return supervisor;
   } catch (err) {
@@ -183,12 +201,14 @@ class RedisSupervisor implements LocalRedis {
     private readonly bin: string,
     private readonly dir: string,
     readonly port: number,
+    password: string,
+    private readonly conf: string,
     private readonly pidFile: string,
     private readonly lock: DirLock,
     private readonly log: Logger,
     s: RedisSupervision,
   ) {
-    this.url = `redis://127.0.0.1:${port}`;
+    this.url = `redis://:${password}@127.0.0.1:${port}`;
     this.#restartDelayMs = s.restartDelayMs ?? 100;
     this.#maxRestartDelayMs = s.maxRestartDelayMs ?? 5_000;
     this.#maxRestarts = s.maxRestarts ?? 10;
@@ -218,13 +238,14 @@ class RedisSupervisor implements LocalRedis {
   async start(): Promise<void> {
     await this.#spawn();
     this.#state = 'up';
-    this.log.info({ url: this.url, dir: this.dir, redisPid: this.pid }, '[redis] started local redis-server');
+    this.log.info({ port: this.port, dir: this.dir, redisPid: this.pid }, '[redis] started local redis-server');
   }
 
   async #spawn(): Promise<void> {
     const child = spawn(
       this.bin,
       [
+        this.conf,
         '--port', String(this.port),
         '--bind', '127.0.0.1',
         '--dir', this.dir,
