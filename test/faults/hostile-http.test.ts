@@ -6,25 +6,20 @@
  * accepted is stored exactly once; the process keeps serving and its prototypes stay clean.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, beacon, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_UA, beacon } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 import { rawRequest } from './support/raw-http.js';
 
-let t: TestService;
+const t = useTestService({ accounts: [`fuzz-${randomBytes(3).toString('hex')}`, `trav-${randomBytes(3).toString('hex')}`] });
 let port: number;
 let ledger: Ledger;
 const CLIENT_ERRORS = new Set([400, 403, 404, 405, 411, 413, 414, 415, 431]);
 
-beforeAll(async () => {
-  t = await startTestService({ accounts: [`fuzz-${randomBytes(3).toString('hex')}`, `trav-${randomBytes(3).toString('hex')}`] });
+beforeAll(() => {
   port = Number(new URL(t.url).port);
   ledger = new Ledger('hostile-http', [t.accounts[0]!.id]);
-});
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
 });
 
 /** Send a body as text/plain (sendBeacon's type) and record it under the event ids it carries. */

@@ -6,23 +6,18 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BROWSER_UA, eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { BROWSER_UA, eventually } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
 const BACKPRESSURE = 65_536;
-let t: TestService;
+const t = useTestService({ env: { LIVE_MAX_BACKPRESSURE: String(BACKPRESSURE), FLUSH_BATCH_SIZE: '2000' } });
 let port: number;
 
-beforeAll(async () => {
-  t = await startTestService({ env: { LIVE_MAX_BACKPRESSURE: String(BACKPRESSURE), FLUSH_BATCH_SIZE: '2000' } });
+beforeAll(() => {
   port = Number(new URL(t.url).port);
-});
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
 });
 
 function liveUrl(): string {

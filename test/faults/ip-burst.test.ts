@@ -4,22 +4,14 @@
  * stored, everything accepted is, and the client is served again after waiting.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { BROWSER_UA, eventually } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
 const RATE = 20;
-let t: TestService;
-
-beforeAll(async () => {
-  // Behind one trusted proxy (TRUST_PROXY=true is 1 hop) the client address is the X-Forwarded-For entry it appended.
-  t = await startTestService({ env: { RATE_LIMIT_PER_IP: String(RATE), TRUST_PROXY: 'true' } });
-});
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-});
+// Behind one trusted proxy (TRUST_PROXY=true is 1 hop) the client address is the X-Forwarded-For entry it appended.
+const t = useTestService({ env: { RATE_LIMIT_PER_IP: String(RATE), TRUST_PROXY: 'true' } });
 
 describe('fault: a burst from one IP', () => {
   it('limits that client with 429 + Retry-After and nobody else', async () => {

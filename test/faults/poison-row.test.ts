@@ -5,21 +5,13 @@
  * refused ones to the account's dead-letter stream (kept, not dropped) and carries on.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chTime } from '../../src/domain/stored-event.js';
-import { eventually, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { eventually, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
-let t: TestService;
-
-beforeAll(async () => {
-  t = await startTestService({ env: { FLUSH_BATCH_SIZE: '1000', FLUSH_INTERVAL_MS: '300' } });
-});
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-});
+const t = useTestService({ env: { FLUSH_BATCH_SIZE: '1000', FLUSH_INTERVAL_MS: '300' } });
 
 function rowText(account: string, id: string, patch: (json: string) => string): string {
   const now = chTime(Date.now());
