@@ -4,29 +4,25 @@
  * (the worker retries; it must not insert the same rows again). When it is back, every accepted
  * event is there exactly once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/services.js';
 import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
+import { useTestService } from '../support/fixture.js';
 import { startChProxy, type ChProxy } from './support/ch-proxy.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
-let t: TestService;
+const t = useTestService({ env: { ROLES: 'gateway,store' } });
+const { fx } = t;
 let proxy: ChProxy;
-let worker: ServiceProcess | undefined;
+let worker: ServiceProcess;
 
 beforeAll(async () => {
-  t = await startTestService({ env: { ROLES: 'gateway,store' } });
-  proxy = await startChProxy(t.service.storeUrl!);
-  worker = await startServiceProcess(t, {
-    env: { ROLES: 'worker', CLICKHOUSE_URL: proxy.url, FLUSH_BATCH_SIZE: '200', FLUSH_INTERVAL_MS: '100' },
-  });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await proxy?.close();
-  await t?.stop();
-  if (t) await removeTestData(t);
+  proxy = fx.track(await startChProxy(t.service.storeUrl!));
+  worker = fx.track(
+    await startServiceProcess(t, {
+      env: { ROLES: 'worker', CLICKHOUSE_URL: proxy.url, FLUSH_BATCH_SIZE: '200', FLUSH_INTERVAL_MS: '100' },
+    }),
+  );
 });
 
 describe('fault: ClickHouse unavailable for a while', () => {

@@ -6,11 +6,12 @@
  * 127.0.0.1, standing in for the proxy).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, beacon, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_UA, beacon } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
 
-let base: TestService;
+const base = useTestService({ env: { ROLES: 'store' } });
 let oneHop: ServiceProcess;
 let ranges: ServiceProcess;
 let untrustedPeer: ServiceProcess;
@@ -18,18 +19,12 @@ let untrustedPeer: ServiceProcess;
 const limited = { RATE_LIMIT_PER_IP: '5', ROLES: 'gateway', LOG_LEVEL: 'info' };
 
 beforeAll(async () => {
-  base = await startTestService({ env: { ROLES: 'store' } });
   [oneHop, ranges, untrustedPeer] = await Promise.all([
     startServiceProcess(base, { env: { ...limited, TRUST_PROXY: '1' } }),
     startServiceProcess(base, { env: { ...limited, TRUST_PROXY: '127.0.0.1/8, 10.0.0.0/8' } }),
     startServiceProcess(base, { env: { ...limited, TRUST_PROXY: '10.0.0.0/8' } }),
   ]);
-});
-
-afterAll(async () => {
-  await Promise.all([oneHop?.stop(), ranges?.stop(), untrustedPeer?.stop()]);
-  await base?.stop();
-  if (base) await removeTestData(base);
+  base.fx.track(oneHop, ranges, untrustedPeer);
 });
 
 const forged = () => `${randomBytes(1)[0]! + 1}.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;

@@ -3,33 +3,28 @@
  * gateway answers 503 instead of accepting what it cannot store, `/readyz` says so, and once
  * Redis is back on the same port and data dir every event it did accept lands in ClickHouse.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort, startLocalRedis, type LocalRedis } from '../../src/adapters/redis/launcher.js';
 import { createLogger } from '../../src/logger.js';
-import { eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { eventually } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
-let t: TestService;
 let redis: LocalRedis;
 let redisDir: string;
 let port: number;
 const log = createLogger('silent');
 
-beforeAll(async () => {
-  redisDir = await mkdtemp(path.join(os.tmpdir(), 'visitor-fault-redis-'));
+const t = useTestService(async (fx) => {
+  redisDir = fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-fault-redis-')));
   port = await freePort();
   redis = await startLocalRedis(redisDir, log, { port });
-  t = await startTestService({ redisUrl: redis.url });
-});
-
-afterAll(async () => {
-  await t?.stop();
-  await redis?.stop();
-  if (t) await removeTestData(t);
-  await rm(redisDir, { recursive: true, force: true });
+  // The test replaces `redis` with a restarted server: stop whichever is current.
+  fx.track(() => redis.stop());
+  return { redisUrl: redis.url };
 });
 
 /** Four clients posting single events back to back until told to stop. */

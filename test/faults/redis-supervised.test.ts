@@ -9,26 +9,17 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../support/services.js';
 import { CLOSE_RESYNC } from '../../src/gateway/live.ws.js';
 import { LiveClient, wsUrl } from '../integration/presence.live-client.js';
+import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
-let t: TestService;
-
-beforeAll(async () => {
-  // No redisUrl: the service starts and supervises its own redis-server under DATA_DIR/redis.
-  t = await startTestService({ env: { REDIS_MAX_RESTARTS: '8' } });
-});
-
-afterAll(async () => {
-  // After the second test Redis is gone for good: the drain cannot finish (main.ts would exit at
-  // SHUTDOWN_TIMEOUT_MS), so the test gives it a bounded time.
-  await Promise.race([t?.stop(), new Promise((r) => setTimeout(r, 10_000))]);
-  t?.service.localRedis?.kill();
-  if (t) await removeTestData(t);
-});
+// No redisUrl: the service starts and supervises its own redis-server under DATA_DIR/redis.
+// After the second test Redis is gone for good the drain cannot finish (main.ts would exit at
+// SHUTDOWN_TIMEOUT_MS), so the stop gets a bounded time.
+const t = useTestService({ env: { REDIS_MAX_RESTARTS: '8' }, stopWithinMs: 10_000 });
 
 /**
  * One event every 10 ms, each request on its own (not waiting for the one before): requests held

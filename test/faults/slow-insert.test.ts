@@ -3,27 +3,20 @@
  * running. The slow worker is alive, so its batch must not be reclaimed and inserted a second
  * time by the other: every accepted event exactly once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
-import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/services.js';
+import { startServiceProcess } from '../support/processes.js';
+import { useTestService } from '../support/fixture.js';
 import { startChProxy, type ChProxy } from './support/ch-proxy.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
 const RECLAIM_IDLE_MS = 1000;
-let t: TestService;
+const t = useTestService({ env: { ROLES: 'gateway,store' } });
+const { fx } = t;
 let proxy: ChProxy;
-const procs: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  t = await startTestService({ env: { ROLES: 'gateway,store' } });
-  proxy = await startChProxy(t.service.storeUrl!);
-});
-
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await proxy?.close();
-  await t?.stop();
-  if (t) await removeTestData(t);
+  proxy = fx.track(await startChProxy(t.service.storeUrl!));
 });
 
 describe('fault: an insert slower than the reclaim idle time', () => {
@@ -33,15 +26,13 @@ describe('fault: an insert slower than the reclaim idle time', () => {
     // Held until released below (60 s is only a backstop), so the race window cannot close
     // before the fast worker is up, however slow its start is.
     await proxy.setMode('delay-inserts', 60_000);
-    const slow = await startServiceProcess(t, { env: { ...env, CLICKHOUSE_URL: proxy.url } });
-    procs.push(slow);
+    const slow = fx.track(await startServiceProcess(t, { env: { ...env, CLICKHOUSE_URL: proxy.url } }));
     for (let i = 0; i < 20; i++) await ledger.post(t.url, t.account.id, 10);
     await eventually(() => proxy.delayed >= 1, 20_000);
 
     // A fast worker arrives while the slow one's insert is in flight, and runs for 5 × the
     // reclaim idle time with it still in flight: the race this test is about really happens.
-    const fast = await startServiceProcess(t, { env });
-    procs.push(fast);
+    const fast = fx.track(await startServiceProcess(t, { env }));
     expect(proxy.delayedInFlight).toBeGreaterThanOrEqual(1);
     for (let i = 0; i < 20; i++) await ledger.post(t.url, t.account.id, 10);
     await new Promise((r) => setTimeout(r, 5 * RECLAIM_IDLE_MS));

@@ -7,11 +7,12 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
 
-let base: TestService;
+const base = useTestService({ env: { ROLES: 'store' } });
 let gw: ServiceProcess;
 let tight: ServiceProcess;
 // 0: close as soon as an answer does not fit the socket. A larger bound works the same way, but
@@ -19,17 +20,11 @@ let tight: ServiceProcess;
 const TIGHT_BOUND = 0;
 
 beforeAll(async () => {
-  base = await startTestService({ env: { ROLES: 'store' } });
   [gw, tight] = await Promise.all([
     startServiceProcess(base, { env: { ROLES: 'gateway', LOG_LEVEL: 'info' } }),
     startServiceProcess(base, { env: { ROLES: 'gateway', LOG_LEVEL: 'info', HTTP_MAX_BUFFERED_BYTES: String(TIGHT_BOUND) } }),
   ]);
-});
-
-afterAll(async () => {
-  await Promise.all([gw?.stop(), tight?.stop()]);
-  await base?.stop();
-  if (base) await removeTestData(base);
+  base.fx.track(gw, tight);
 });
 
 function rssMb(pid: number): number {

@@ -4,24 +4,14 @@
  * raises the alarm, a batch that does not fit is refused whole, and nothing accepted is dropped:
  * once a worker runs, every accepted event lands and the alarm clears.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, beacon, eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
-import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
+import { describe, expect, it } from 'vitest';
+import { BROWSER_UA, beacon, eventually } from '../support/services.js';
+import { startServiceProcess } from '../support/processes.js';
+import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
 const CAP = 100;
-let t: TestService;
-let worker: ServiceProcess | undefined;
-
-beforeAll(async () => {
-  t = await startTestService({ env: { ROLES: 'gateway,store', STREAM_CAP: String(CAP) } });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await t?.stop();
-  if (t) await removeTestData(t);
-});
+const t = useTestService({ env: { ROLES: 'gateway,store', STREAM_CAP: String(CAP) } });
 
 describe('fault: the stream fills past its cap', () => {
   it('answers 503 with an alarm, drops nothing it accepted, and recovers when a worker drains', async () => {
@@ -49,7 +39,7 @@ describe('fault: the stream fills past its cap', () => {
     expect(await t.service.redis.xlen(t.service.keys.eventStream(t.account.id))).toBe(CAP);
     expect(t.messages().filter((m) => m.includes('[v-event-error]') && m.includes('reason=backpressure')).length).toBeGreaterThanOrEqual(21);
 
-    worker = await startServiceProcess(t, { env: { ROLES: 'worker', FLUSH_INTERVAL_MS: '100' } });
+    t.fx.track(await startServiceProcess(t, { env: { ROLES: 'worker', FLUSH_INTERVAL_MS: '100' } }));
     await eventually(() => ledger.allStored(t.ch), 30_000, 200);
     await eventually(async () => (await fetch(`${t.url}/readyz`)).status === 200, 15_000, 200);
     expect(await ledger.post(t.url, t.account.id, 20)).toBe(204);

@@ -3,27 +3,20 @@
  * dies before acknowledging. Another worker process reclaims the batch, finds the rows already
  * stored and acknowledges without inserting them again: every accepted event exactly once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FLUSH_GROUP } from '../../src/adapters/redis/keys.js';
-import { eventually, removeTestData, startTestService, type TestService } from '../support/services.js';
-import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
+import { eventually } from '../support/services.js';
+import { startServiceProcess } from '../support/processes.js';
+import { useTestService } from '../support/fixture.js';
 import { startChProxy, type ChProxy } from './support/ch-proxy.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
-let t: TestService;
+const t = useTestService({ env: { ROLES: 'gateway,store' } });
+const { fx } = t;
 let proxy: ChProxy;
-const procs: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  t = await startTestService({ env: { ROLES: 'gateway,store' } });
-  proxy = await startChProxy(t.service.storeUrl!);
-});
-
-afterAll(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await proxy?.close();
-  await t?.stop();
-  if (t) await removeTestData(t);
+  proxy = fx.track(await startChProxy(t.service.storeUrl!));
 });
 
 const workerEnv = { ROLES: 'worker', FLUSH_BATCH_SIZE: '400', FLUSH_INTERVAL_MS: '150', RECLAIM_IDLE_MS: '1000' };
@@ -36,8 +29,7 @@ async function pending(): Promise<number> {
 describe('fault: a worker is killed mid-batch', () => {
   it('loses nothing and duplicates nothing once another worker reclaims', async () => {
     const ledger = new Ledger('worker-kill-9', [t.account.id]);
-    const a = await startServiceProcess(t, { env: { ...workerEnv, CLICKHOUSE_URL: proxy.url } });
-    procs.push(a);
+    const a = fx.track(await startServiceProcess(t, { env: { ...workerEnv, CLICKHOUSE_URL: proxy.url } }));
     await proxy.setMode('hold-inserts');
 
     for (let i = 0; i < 30; i++) await ledger.post(t.url, t.account.id, 10);
@@ -57,8 +49,7 @@ describe('fault: a worker is killed mid-batch', () => {
     const pendingAfterCrash = await pending();
     expect(pendingAfterCrash).toBeGreaterThan(0);
 
-    const b = await startServiceProcess(t, { env: workerEnv });
-    procs.push(b);
+    const b = fx.track(await startServiceProcess(t, { env: workerEnv }));
     for (let i = 0; i < 10; i++) await ledger.post(t.url, t.account.id, 10);
 
     await eventually(() => ledger.allStored(t.ch), 40_000, 200);

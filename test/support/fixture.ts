@@ -23,10 +23,18 @@ export interface Fixture {
   /** A real Redis for the file, stopped after all tests. */
   redis(): Promise<TestRedis>;
   /** Start a service now; it is stopped (and its data removed, unless it reuses another's) after all tests. */
-  start(opts?: TestServiceOptions): Promise<TestService>;
+  start(opts?: StartOptions): Promise<TestService>;
 }
 
-export interface UseServiceOptions extends TestServiceOptions {
+export interface StartOptions extends TestServiceOptions {
+  /**
+   * Wait at most this long for the service's stop (a drain that cannot finish, e.g. with Redis
+   * gone for good), then kill its own redis-server. @defaultValue no bound
+   */
+  stopWithinMs?: number;
+}
+
+export interface UseServiceOptions extends StartOptions {
   /** Start a test Redis first and point the service at it. */
   withRedis?: boolean;
 }
@@ -64,10 +72,14 @@ export function useFixture(): Fixture {
     async redis() {
       return fx.track(await startTestRedis());
     },
-    async start(opts = {}) {
+    async start({ stopWithinMs, ...opts } = {}) {
       const t = await startTestService(opts);
       fx.track(async () => {
-        await t.stop();
+        if (stopWithinMs === undefined) await t.stop();
+        else {
+          await Promise.race([t.stop(), new Promise((r) => setTimeout(r, stopWithinMs))]);
+          t.service.localRedis?.kill();
+        }
         if (!opts.reuse) await removeTestData(t);
       });
       return t;
