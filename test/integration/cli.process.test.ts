@@ -4,29 +4,20 @@
  * key file or the service is missing, and what it stores.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/adapters/redis/launcher.js';
 import { REPO_ROOT } from '../support/processes.js';
-import { BROWSER_UA, beacon, eventually, postEvent, randomId, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { BROWSER_UA, beacon, eventually, postEvent, randomId, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
-let redis: TestRedis;
-let t: TestService;
+const t = useTestService({ withRedis: true }, 60_000);
 let dir: string;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({ redisUrl: redis.url });
-  dir = await mkdtemp(path.join(os.tmpdir(), 'visitor-cli-'));
-}, 60_000);
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await redis?.stop();
-  await rm(dir, { recursive: true, force: true });
+  dir = t.fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-cli-')));
 });
 
 interface Run {

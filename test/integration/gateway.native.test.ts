@@ -1,18 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { nativeUwsLoaded } from '../../src/gateway/server.js';
-import { startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
 
-let redis: TestRedis;
-let t: TestService;
+import { useTestService } from '../support/fixture.js';
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway' } });
-});
-afterAll(async () => {
-  await t?.stop();
-  await redis?.stop();
-});
+const t = useTestService({ withRedis: true, env: { ROLES: 'gateway' } });
 
 describe('uWebSockets.js', () => {
   it('serves through the native binary, not the ws fallback shim', async () => {

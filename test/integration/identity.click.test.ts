@@ -1,37 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/domain/visitor-token.js';
-import {
-  beacon,
-  BROWSER_UA,
-  eventually,
-  postEvent,
-  randomId,
-  removeTestData,
-  rows,
-  startTestRedis,
-  startTestService,
-  type TestAccount,
-  type TestRedis,
-  type TestService,
-} from '../support/services.js';
+import { beacon, BROWSER_UA, eventually, postEvent, randomId, rows, type TestAccount } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
-let redis: TestRedis;
-let t: TestService;
+// Revocation is checked against Redis on every request here (the default caches 2 s).
+const t = useTestService({ withRedis: true, accounts: [randomId('ida'), randomId('idb')], env: { TOKEN_REVOCATION_CACHE_MS: '0' } });
 let A: TestAccount;
 let B: TestAccount;
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-  // Revocation is checked against Redis on every request here (the default caches 2 s).
-  t = await startTestService({ redisUrl: redis.url, accounts: [randomId('ida'), randomId('idb')], env: { TOKEN_REVOCATION_CACHE_MS: '0' } });
+beforeAll(() => {
   [A, B] = t.accounts as [TestAccount, TestAccount];
-});
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await redis?.stop();
 });
 
 const DAY = 86_400_000;

@@ -1,35 +1,15 @@
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import {
-  beacon,
-  BROWSER_UA,
-  eventually,
-  postEvent,
-  randomId,
-  removeTestData,
-  rows,
-  startTestRedis,
-  startTestService,
-  type TestAccount,
-  type TestRedis,
-  type TestService,
-} from '../support/services.js';
+import { beacon, BROWSER_UA, eventually, postEvent, randomId, rows, type TestAccount } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
-let redis: TestRedis;
-let t: TestService;
+const t = useTestService({ withRedis: true, accounts: [randomId('mga'), randomId('mgb')] });
 let A: TestAccount;
 let B: TestAccount;
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({ redisUrl: redis.url, accounts: [randomId('mga'), randomId('mgb')] });
+beforeAll(() => {
   [A, B] = t.accounts as [TestAccount, TestAccount];
-});
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await redis?.stop();
 });
 
 async function tokenFor(acct: TestAccount, personId: string): Promise<string> {

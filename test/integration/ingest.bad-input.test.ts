@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { beacon, BROWSER_UA, postEvent, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { beacon, BROWSER_UA, postEvent, type TestRedis } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
 let redis: TestRedis;
-let t: TestService;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({ redisUrl: redis.url, env: { MAX_BODY_BYTES: '16384' } });
-});
-afterAll(async () => {
-  await t?.stop();
-  await redis?.stop();
+const t = useTestService(async (fx) => {
+  redis = await fx.redis();
+  return { redisUrl: redis.url, env: { MAX_BODY_BYTES: '16384' } };
 });
 
 type Case = { name: string; body: string | Uint8Array; headers?: Record<string, string>; status: number; reason: string };
@@ -72,11 +67,7 @@ describe('bad input gets its status and a [v-event-error] line, and the process 
 });
 
 describe('rate limit per client', () => {
-  let limited: TestService;
-  beforeAll(async () => {
-    limited = await startTestService({ redisUrl: redis.url, env: { RATE_LIMIT_PER_IP: '5' } });
-  });
-  afterAll(async () => limited?.stop());
+  const limited = useTestService(() => ({ redisUrl: redis.url, env: { RATE_LIMIT_PER_IP: '5' } }));
 
   it('answers 429 with Retry-After past the burst', async () => {
     const statuses: number[] = [];

@@ -1,18 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { beacon, BROWSER_UA, eventually, postEvent, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { beacon, BROWSER_UA, eventually, postEvent, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
-let redis: TestRedis;
-let t: TestService;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({ redisUrl: redis.url });
-});
-afterAll(async () => {
-  await t?.stop();
-  await redis?.stop();
-});
+const t = useTestService({ withRedis: true });
 
 const countOf = async (where: string, params: Record<string, unknown>) =>
   Number((await rows<{ n: string }>(t.ch, `SELECT count() AS n FROM events WHERE ${where}`, params))[0]!.n);

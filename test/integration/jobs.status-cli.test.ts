@@ -5,32 +5,23 @@
  * so the job is held in `active` for as long as the assertions need.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createQueueConnection } from '../../src/adapters/queues/connection.js';
 import { bullPrefix } from '../../src/adapters/queues/job-queues.js';
 import { QUEUES } from '../../src/adapters/queues/job.schema.js';
 import { REPO_ROOT } from '../support/processes.js';
-import { eventually, removeTestData, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { eventually } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
-let redis: TestRedis;
-let t: TestService;
+const t = useTestService({ withRedis: true, env: { ROLES: 'gateway' } }, 60_000);
 let dir: string;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway' } });
-  dir = await mkdtemp(path.join(os.tmpdir(), 'visitor-jobs-cli-'));
-}, 60_000);
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await redis?.stop();
-  await rm(dir, { recursive: true, force: true });
+  dir = t.fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-jobs-cli-')));
 });
 
 function visitor(args: string[]): Promise<{ code: number | null; out: string; err: string }> {

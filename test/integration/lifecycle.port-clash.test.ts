@@ -3,24 +3,16 @@
  * the port, and the first keeps answering. With GATEWAY_SHARED_PORT=true on both, two gateways
  * listen on one port (SO_REUSEPORT) and either one serves it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/adapters/redis/launcher.js';
 import { rawRequest } from '../faults/support/raw-http.js';
-import { removeTestData, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { startTestService } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
-let redis: TestRedis;
-let first: TestService;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  // A fixed port, as an operator sets it (a port the kernel picked for PORT=0 is never shared).
-  first = await startTestService({ redisUrl: redis.url, env: { PORT: String(await freePort()) } });
-});
-
-afterAll(async () => {
-  await first?.stop();
-  await redis?.stop();
-  if (first) await removeTestData(first);
+// A fixed port, as an operator sets it (a port the kernel picked for PORT=0 is never shared).
+const first = useTestService(async (fx) => {
+  const redis = await fx.redis();
+  return { redisUrl: redis.url, env: { PORT: String(await freePort()) } };
 });
 
 /** `GET /healthz` on a new connection (a pooled keep-alive one could reach a closed gateway). */

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, beacon, eventually, postEvent, removeTestData, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { BROWSER_UA, beacon, eventually, postEvent } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { normalizeEvent } from '../../src/domain/event.normalize.js';
 import { zBeaconEvent } from '../../src/domain/event.schema.js';
 import { runCli } from '../../src/cli/main.js';
@@ -10,8 +11,12 @@ const GRACE_MS = 400;
 const SEGMENTS = { '/north/': 'north', '/south/': 'south' };
 const ACCOUNTS = ['pl-feed', 'pl-reload', 'pl-auth', 'pl-page', 'pl-public', 'pl-cli', 'pl-sub'];
 
-let redis: TestRedis;
-let t: TestService;
+const t = useTestService({
+  withRedis: true,
+  accounts: ACCOUNTS,
+  accountFields: Object.fromEntries(ACCOUNTS.map((a) => [a, { presence: { heartbeatMs: 15_000, ttlMs: 45_000, graceMs: GRACE_MS }, pageSegments: SEGMENTS }])),
+  env: { PRESENCE_SWEEP_MS: '50' },
+});
 
 const key = (id: string) => t.accounts.find((a) => a.id === id)!.adminKey;
 const admin = (id: string) => ({ authorization: `Bearer ${key(id)}` });
@@ -32,23 +37,6 @@ function expectContiguous(c: LiveClient): void {
   const seqs = c.messages.map((m) => m.seq as number);
   for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
 }
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  const fields = { presence: { heartbeatMs: 15_000, ttlMs: 45_000, graceMs: GRACE_MS }, pageSegments: SEGMENTS };
-  t = await startTestService({
-    redisUrl: redis.url,
-    accounts: ACCOUNTS,
-    accountFields: Object.fromEntries(ACCOUNTS.map((a) => [a, fields])),
-    env: { PRESENCE_SWEEP_MS: '50' },
-  });
-});
-
-afterAll(async () => {
-  await t?.stop();
-  await redis?.stop();
-  if (t) await removeTestData(t);
-});
 
 describe('live presence feed', () => {
   it('starts with a snapshot, then sends join, event, update and leave in order; tabs count once', async () => {

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { beacon, eventually, postEvent, removeTestData, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { beacon, eventually, postEvent, type TestService } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { LiveClient, wsUrl, type Msg } from './presence.live-client.js';
 
 const ACCT = 'px-scale';
@@ -7,28 +8,18 @@ const VISITORS = 300;
 const TABS = 3;
 const PAGES = ['/', '/north/a', '/north/b', '/south/c', '/about'];
 
-let redis: TestRedis;
-let first: TestService;
+const first = useTestService({
+  withRedis: true,
+  accounts: [ACCT],
+  // No grace: each tab's `leave` ends it at once, so the order of leaves is the order sent.
+  accountFields: { [ACCT]: { presence: { heartbeatMs: 15_000, ttlMs: 60_000, graceMs: 0 } } },
+});
 let second: TestService;
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  first = await startTestService({
-    redisUrl: redis.url,
-    accounts: [ACCT],
-    // No grace: each tab's `leave` ends it at once, so the order of leaves is the order sent.
-    accountFields: { [ACCT]: { presence: { heartbeatMs: 15_000, ttlMs: 60_000, graceMs: 0 } } },
-  });
   // A second gateway process sharing the same Redis and namespace (same env, gateway role only).
-  second = await startTestService({ reuse: first, env: { ROLES: 'gateway' } });
+  second = await first.fx.start({ reuse: first, env: { ROLES: 'gateway' } });
   expect(second.url).not.toBe(first.url);
-});
-
-afterAll(async () => {
-  await second?.stop();
-  await first?.stop();
-  await redis?.stop();
-  if (first) await removeTestData(first);
 });
 
 /** Run `fn` over `items` with at most `n` in flight. */

@@ -1,13 +1,19 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { beacon, eventually, postEvent, removeTestData, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { beacon, eventually, postEvent } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { LiveClient, refusedStatus, wsUrl, type Msg } from './presence.live-client.js';
 
-let redis: TestRedis;
-let t: TestService;
 const A = 'ps-alpha';
 const B = 'ps-beta';
 const SLOW = 'ps-slow';
+const t = useTestService({
+  withRedis: true,
+  accounts: [A, B, SLOW],
+  accountFields: { [SLOW]: { presence: { heartbeatMs: 15_000, ttlMs: 45_000, graceMs: 0 } } },
+  // A small buffer so that a client that never reads is dropped after little traffic.
+  env: { LIVE_MAX_BACKPRESSURE: '16384' },
+});
 
 const key = (id: string) => t.accounts.find((a) => a.id === id)!.adminKey;
 
@@ -15,23 +21,6 @@ async function send(events: Record<string, unknown>[], url = t.url): Promise<voi
   const res = await postEvent(url, { events });
   expect(res.status).toBe(204);
 }
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({
-    redisUrl: redis.url,
-    accounts: [A, B, SLOW],
-    accountFields: { [SLOW]: { presence: { heartbeatMs: 15_000, ttlMs: 45_000, graceMs: 0 } } },
-    // A small buffer so that a client that never reads is dropped after little traffic.
-    env: { LIVE_MAX_BACKPRESSURE: '16384' },
-  });
-});
-
-afterAll(async () => {
-  await t?.stop();
-  await redis?.stop();
-  if (t) await removeTestData(t);
-});
 
 describe('who may watch', () => {
   it('refuses /live without a key, with an unknown key, or with a key of another account', async () => {

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { beacon, eventually, postEvent, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { beacon, eventually, postEvent, rows, type TestService } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { PresenceStore } from '../../src/adapters/redis/presence.store.js';
 import { LiveClient, wsUrl } from './presence.live-client.js';
 
@@ -8,8 +9,13 @@ const TIMEOUT = 'pw-timeout';
 const PEAKS = 'pw-peaks';
 const FORGET = 'pw-forget';
 
-let redis: TestRedis;
-let main: TestService;
+const presence = { heartbeatMs: 1000, ttlMs: TTL_MS, graceMs: 0 };
+const main = useTestService({
+  withRedis: true,
+  accounts: [TIMEOUT, PEAKS, FORGET],
+  accountFields: { [TIMEOUT]: { presence }, [PEAKS]: { presence }, [FORGET]: { presence: { ...presence, ttlMs: 60_000 } } },
+  env: { PRESENCE_SWEEP_MS: '100', PRESENCE_SAMPLE_MS: '300' },
+});
 let worker: TestService;
 
 const key = (id: string) => main.accounts.find((a) => a.id === id)!.adminKey;
@@ -22,23 +28,8 @@ async function send(events: Record<string, unknown>[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  redis = await startTestRedis();
-  const presence = { heartbeatMs: 1000, ttlMs: TTL_MS, graceMs: 0 };
-  main = await startTestService({
-    redisUrl: redis.url,
-    accounts: [TIMEOUT, PEAKS, FORGET],
-    accountFields: { [TIMEOUT]: { presence }, [PEAKS]: { presence }, [FORGET]: { presence: { ...presence, ttlMs: 60_000 } } },
-    env: { PRESENCE_SWEEP_MS: '100', PRESENCE_SAMPLE_MS: '300' },
-  });
   // A second worker process on the same Redis: its sweeper competes for the lease.
-  worker = await startTestService({ reuse: main, env: { ROLES: 'worker' } });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await main?.stop();
-  await redis?.stop();
-  if (main) await removeTestData(main);
+  worker = await main.fx.start({ reuse: main, env: { ROLES: 'worker' } });
 });
 
 describe('presence sweeper', () => {
