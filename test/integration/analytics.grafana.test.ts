@@ -7,11 +7,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../src/adapters/clickhouse/migrate.js';
 import { TABLES } from '../../src/adapters/clickhouse/tables.js';
 import { channelOf, deviceClass, hostOf, uaFamily } from '../../src/domain/enrich.js';
-import { eventually, randomId, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { eventually, randomId, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { adminHeaders, buildSeed, flatEvents, HOUR, loadSeed, MIN, type Seed } from '../support/analytics-seed.js';
 
 const DASHBOARDS = path.resolve(MIGRATIONS_DIR, '../dashboards');
@@ -70,13 +71,12 @@ function substituteGrafana(sql: string, r: GrafanaRange): string {
 
 const ACME = randomId('acme');
 const BETA = randomId('beta');
-let t: TestService;
+const t = useTestService({ accounts: [ACME, BETA] });
 let range: GrafanaRange;
 let seed: Seed;
 let samples: { at: number; online: number; authenticated: number; anonymous: number; peak: number }[];
 
 beforeAll(async () => {
-  t = await startTestService({ accounts: [ACME, BETA] });
   // The concurrency panels must show exactly the samples written below: the sweeper's own
   // (of an empty site) are stopped and cleared first.
   await t.service.sweeper!.stop();
@@ -104,12 +104,6 @@ beforeAll(async () => {
   };
   await eventually(async () => (await t.service.ctx!.rows.length(ACME)) === 0);
   for (const d of dashboards) for (const v of d.json.templating.list) if (v.type !== 'query') range.vars[v.name] = v.query;
-});
-
-afterAll(async () => {
-  if (!t) return;
-  await t.stop();
-  await removeTestData(t);
 });
 
 describe('Grafana macro substitution', () => {

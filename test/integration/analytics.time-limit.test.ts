@@ -5,17 +5,17 @@
  * process reaching the store over its HTTP port. The limit holds for that query only: the same
  * connections keep running longer statements afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
 
 const LIMIT_MS = 5;
 const IMPRESSIONS = 2_000_000;
-let t: TestService;
+const t = useTestService({ env: { ADMIN_QUERY_TIMEOUT_MS: String(LIMIT_MS) } });
 let gatewayProc: ServiceProcess;
 
 beforeAll(async () => {
-  t = await startTestService({ env: { ADMIN_QUERY_TIMEOUT_MS: String(LIMIT_MS) } });
   // Distinct (rec_id, session_id) pairs within the last day: uniqExact has to hash every one.
   await t.ch.command({
     query: `INSERT INTO recommendations (account_id, rec_id, listing, session_id, visitor_id, person_id, ts, source)
@@ -24,14 +24,8 @@ beforeAll(async () => {
       FROM numbers({n:UInt64})`,
     query_params: { account: t.account.id, n: IMPRESSIONS },
   });
-  gatewayProc = await startServiceProcess(t, { env: { ROLES: 'gateway', ADMIN_QUERY_TIMEOUT_MS: String(LIMIT_MS) } });
+  gatewayProc = t.fx.track(await startServiceProcess(t, { env: { ROLES: 'gateway', ADMIN_QUERY_TIMEOUT_MS: String(LIMIT_MS) } }));
 }, 120_000);
-
-afterAll(async () => {
-  await gatewayProc?.stop();
-  await t?.stop();
-  if (t) await removeTestData(t);
-});
 
 async function ctr(base: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${base}/api/ctr?from=2d`, { headers: { authorization: `Bearer ${t.account.adminKey}` } });

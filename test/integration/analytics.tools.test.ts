@@ -7,10 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { engagementScore } from '../../src/domain/engagement.js';
-import { randomId, removeTestData, rows, startTestService, eventually, type TestService } from '../support/services.js';
+import { randomId, rows, eventually } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { adminHeaders, buildSeed, flatEvents, HOUR, iso, loadSeed, MIN, personOf, whoKey, type FlatEvent, type Seed } from '../support/analytics-seed.js';
 
 const ACME = randomId('acme');
@@ -19,7 +20,7 @@ const EMPTY = randomId('gamma');
 /** A short half-life, so that hours of age move the ranking (the default is 7 days). */
 const HALF_LIFE_DAYS = 0.5;
 
-let t: TestService;
+const t = useTestService({ accounts: [ACME, BETA, EMPTY], accountFields: { [ACME]: { engagement: { halfLifeDays: HALF_LIFE_DAYS } } } });
 let seed: Seed;
 const key = (account: string) => t.accounts.find((a) => a.id === account)!.adminKey;
 
@@ -55,15 +56,8 @@ function whoOf(key: string, events: FlatEvent[]) {
 }
 
 beforeAll(async () => {
-  t = await startTestService({ accounts: [ACME, BETA, EMPTY], accountFields: { [ACME]: { engagement: { halfLifeDays: HALF_LIFE_DAYS } } } });
   seed = buildSeed(ACME, BETA, Date.now());
   await loadSeed(t, seed);
-});
-
-afterAll(async () => {
-  if (!t) return;
-  await t.stop();
-  await removeTestData(t);
 });
 
 describe('recent-by-person', () => {

@@ -3,14 +3,15 @@
  * query strings, every bucket present, counts as seeded through the real ingest path, and one
  * account never seeing another's data.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, randomId, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually, randomId, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
 const HOUR = 3_600_000;
 
-let t: TestService;
-let acct: string;
-let other: string;
+const acct = randomId('acct');
+const other = randomId('acct');
+const t = useTestService({ accounts: [acct, other] });
 /** Three whole hours ago, ten minutes into the hour: clear of bucket edges. */
 let base: number;
 
@@ -29,9 +30,6 @@ function ev(type: string, ts: number, visitorId: string, path: string, extra: Re
 }
 
 beforeAll(async () => {
-  acct = randomId('acct');
-  other = randomId('acct');
-  t = await startTestService({ accounts: [acct, other] });
   base = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR + 10 * 60_000;
   const events = [
     // hour 0: 3 page views of / by two visitors, and a heartbeat of a third (a visitor, not a view)
@@ -68,11 +66,6 @@ beforeAll(async () => {
     return Number(r[0]?.n) === events.length + foreign.length;
   }, 20_000);
   await eventually(async () => (await rows(t.ch, `SELECT 1 FROM recommendations WHERE account_id = {a:String}`, { a: acct })).length === 4, 20_000);
-});
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
 });
 
 interface Traffic {

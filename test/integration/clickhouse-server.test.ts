@@ -14,8 +14,9 @@ import { chTime } from '../../src/domain/stored-event.js';
 import { migrate } from '../../src/adapters/clickhouse/migrate.js';
 import { TABLES } from '../../src/adapters/clickhouse/tables.js';
 import { createLogger } from '../../src/logger.js';
-import { dockerReachable, eventually, randomId, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
-import { REPO_ROOT, startServiceProcess, type ServiceProcess } from '../support/processes.js';
+import { dockerReachable, eventually, randomId, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
+import { REPO_ROOT, startServiceProcess } from '../support/processes.js';
 import { startChProxy, type ChProxy } from '../faults/support/ch-proxy.js';
 import { Ledger } from '../faults/support/ledger.js';
 
@@ -42,25 +43,18 @@ const urlOf = (c: StartedTestContainer) => `http://default:${PASSWORD}@${c.getHo
 
 describe.skipIf(!docker)('exactly once against a real clickhouse-server', () => {
   let server: StartedTestContainer;
-  let t: TestService;
+  // The gateway here, its flush workers as processes: each scenario decides how they reach ClickHouse.
+  // One account a scenario, so each ledger sees only its own events.
+  const t = useTestService(async (fx) => {
+    server = fx.track(await startServer());
+    return { accounts: ['ingest', 'poison', 'outage', 'crash'].map((s) => randomId(s)), env: { ROLES: 'gateway', CLICKHOUSE_URL: urlOf(server) } };
+  }, 180_000);
+  const { fx } = t;
   let proxy: ChProxy;
-  const procs: ServiceProcess[] = [];
   const workerEnv = { ROLES: 'worker', FLUSH_BATCH_SIZE: '400', FLUSH_INTERVAL_MS: '150', RECLAIM_IDLE_MS: '1000' };
 
   beforeAll(async () => {
-    server = await startServer();
-    // The gateway here, its flush workers as processes: each scenario decides how they reach ClickHouse.
-    // One account a scenario, so each ledger sees only its own events.
-    t = await startTestService({ accounts: ['ingest', 'poison', 'outage', 'crash'].map((s) => randomId(s)), env: { ROLES: 'gateway', CLICKHOUSE_URL: urlOf(server) } });
-    proxy = await startChProxy(`http://${server.getHost()}:${server.getMappedPort(8123)}`);
-  }, 180_000);
-
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await proxy?.close();
-    await t?.stop();
-    if (t) await removeTestData(t);
-    await server?.stop();
+    proxy = fx.track(await startChProxy(`http://${server.getHost()}:${server.getMappedPort(8123)}`));
   });
 
   const proxied = () => `http://default:${PASSWORD}@127.0.0.1:${proxy.port}`;
@@ -68,8 +62,7 @@ describe.skipIf(!docker)('exactly once against a real clickhouse-server', () => 
   it('ingest: every accepted event stored once', async () => {
     const account = t.accounts[0]!.id;
     const ledger = new Ledger('server-ingest', [account]);
-    const w = await startServiceProcess(t, { env: workerEnv });
-    procs.push(w);
+    const w = fx.track(await startServiceProcess(t, { env: workerEnv }));
     for (let i = 0; i < 20; i++) await ledger.post(t.url, account, 10);
     await ledger.settle(t);
     const result = await ledger.verify(t.ch);
@@ -81,8 +74,7 @@ describe.skipIf(!docker)('exactly once against a real clickhouse-server', () => 
   it('poison rows: dead-lettered while the rest is stored', async () => {
     const account = t.accounts[1]!.id;
     const ledger = new Ledger('server-poison', [account]);
-    const w = await startServiceProcess(t, { env: workerEnv });
-    procs.push(w);
+    const w = fx.track(await startServiceProcess(t, { env: workerEnv }));
     const now = chTime(Date.now());
     const bad = JSON.stringify({ account_id: account, event_id: 'not-a-uuid', ts: now, received_at: now, type: 'pageview', session_id: 's', visitor_id: 'v', path: '/poison' });
     for (let i = 0; i < 5; i++) await ledger.post(t.url, account, 10);
@@ -100,8 +92,7 @@ describe.skipIf(!docker)('exactly once against a real clickhouse-server', () => 
   it('outage: nothing lost while ClickHouse refuses connections', async () => {
     const account = t.accounts[2]!.id;
     const ledger = new Ledger('server-outage', [account]);
-    const w = await startServiceProcess(t, { env: { ...workerEnv, CLICKHOUSE_URL: proxied() } });
-    procs.push(w);
+    const w = fx.track(await startServiceProcess(t, { env: { ...workerEnv, CLICKHOUSE_URL: proxied() } }));
     await proxy.setMode('refuse');
     for (let i = 0; i < 20; i++) await ledger.post(t.url, account, 10);
     await new Promise((r) => setTimeout(r, 2000));
@@ -116,15 +107,13 @@ describe.skipIf(!docker)('exactly once against a real clickhouse-server', () => 
   it('worker crash between insert and ack: reclaimed, not inserted twice', async () => {
     const account = t.accounts[3]!.id;
     const ledger = new Ledger('server-worker-crash', [account]);
-    const a = await startServiceProcess(t, { env: { ...workerEnv, CLICKHOUSE_URL: proxied() } });
-    procs.push(a);
+    const a = fx.track(await startServiceProcess(t, { env: { ...workerEnv, CLICKHOUSE_URL: proxied() } }));
     await proxy.setMode('hold-inserts');
     for (let i = 0; i < 30; i++) await ledger.post(t.url, account, 10);
     await eventually(() => proxy.faulted >= 1, 30_000);
     expect(await a.crash()).toBe('SIGKILL');
     await proxy.setMode('pass');
-    const b = await startServiceProcess(t, { env: workerEnv });
-    procs.push(b);
+    const b = fx.track(await startServiceProcess(t, { env: workerEnv }));
     await ledger.settle(t);
     const result = await ledger.verify(t.ch);
     expect(result.accepted).toBe(300);

@@ -5,17 +5,17 @@
  * joins of visitors whose heartbeats reached the other.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { beacon, eventually, postEvent, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { startServiceProcess, type ServiceProcess } from '../support/processes.js';
 
-let store: TestService;
+const store = useTestService({ env: { ROLES: 'store' }, accounts: ['scale-a', 'scale-b'] });
 const gateways: ServiceProcess[] = [];
 const workers: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  store = await startTestService({ env: { ROLES: 'store' }, accounts: ['scale-a', 'scale-b'] });
   const env = { FLUSH_BATCH_SIZE: '100', FLUSH_INTERVAL_MS: '100' };
   const started = await Promise.all([
     startServiceProcess(store, { env: { ...env, ROLES: 'gateway' } }),
@@ -25,13 +25,8 @@ beforeAll(async () => {
   ]);
   gateways.push(started[0], started[1]);
   workers.push(started[2], started[3]);
+  store.fx.track(...started);
 }, 90_000);
-
-afterAll(async () => {
-  await Promise.all([...gateways, ...workers].map((p) => p.stop()));
-  await store?.stop();
-  if (store) await removeTestData(store);
-});
 
 /** Events each worker inserted into `events`, from its `[flush]` lines. */
 function flushedEvents(p: ServiceProcess): number {

@@ -6,8 +6,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { BROWSER_UA, beacon, eventually, postEvent, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { startRedisCluster, type RedisClusterNodes } from '../support/processes.js';
 
 /** Redis Cluster's key slot: CRC16/XMODEM of the hash tag (or the key) mod 16384. */
@@ -27,11 +28,10 @@ function keySlot(key: string): number {
 const masterOf = (slot: number) => Math.min(2, Math.floor(slot / (16384 / 3)));
 
 let cluster: RedisClusterNodes;
-let t: TestService;
 let accounts: string[];
 
-beforeAll(async () => {
-  cluster = await startRedisCluster(3);
+const t = useTestService(async (fx) => {
+  cluster = fx.track(await startRedisCluster(3));
   const byMaster = new Map<number, string>();
   for (let i = 0; byMaster.size < 3; i++) {
     const id = `c${i}-${randomBytes(2).toString('hex')}`;
@@ -39,14 +39,8 @@ beforeAll(async () => {
     if (!byMaster.has(m)) byMaster.set(m, id);
   }
   accounts = [...byMaster.values()];
-  t = await startTestService({ accounts, env: { REDIS_CLUSTER_NODES: cluster.nodes.join(',') } });
+  return { accounts, env: { REDIS_CLUSTER_NODES: cluster.nodes.join(',') } };
 }, 90_000);
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await cluster?.stop();
-});
 
 describe('scale-out: Redis Cluster', () => {
   it('ingests and flushes every event exactly once for accounts on three masters', async () => {

@@ -16,9 +16,10 @@ import { createClickHouse, type ClickHouseClient } from '../../src/adapters/clic
 import { storePasswordFile } from '../../src/adapters/secrets/store-credentials.js';
 import { TokenSecretStore } from '../../src/adapters/secrets/token-secret.store.js';
 import { cleanupSql, deleteSql, PARAMS, stagingCreateSql, stagingDropSql, stagingInsertSql, stagingTable, type TargetTable } from '../../src/domain/erasure-plan.js';
-import { removeTestData, startTestService, type TestService } from '../support/services.js';
 
-let t: TestService;
+import { useTestService } from '../support/fixture.js';
+
+const t = useTestService({ env: { ROLES: 'store' } });
 let port: number;
 let visitorPw: string;
 let grafanaPw: string;
@@ -62,7 +63,6 @@ const asVisitor = (sql: string, extra: Req = {}) => send({ body: sql, auth: ['vi
 const asGrafana = (sql: string, extra: Req = {}) => send({ body: sql, auth: ['grafana', grafanaPw], ...extra, params: { database: db, ...(extra.params ?? {}) } });
 
 beforeAll(async () => {
-  t = await startTestService({ env: { ROLES: 'store' } });
   const url = new URL(t.service.storeUrl!);
   port = Number(url.port);
   visitorPw = url.password;
@@ -72,11 +72,6 @@ beforeAll(async () => {
   secretHex = (await new TokenSecretStore(t.dataDir).get(t.account.id)).current.toString('hex');
   expect((await asVisitor('CREATE TABLE sec_t (line String) ENGINE = MergeTree ORDER BY tuple()')).status).toBe(200);
 }, 60_000);
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-});
 
 describe('store port: credentials', () => {
   it('prints a CLICKHOUSE_URL that carries the visitor password, kept 0600 under DATA_DIR/credentials, and never logs it', () => {
