@@ -3,34 +3,28 @@
  * feed, the operator page follows it without a refresh, and a signed link turns the anonymous
  * visitor into a known person on that page. Screenshots go to test-results/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { beacon, eventually, postEvent, randomId, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { beacon, eventually, postEvent, randomId, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { collectPageErrors, launchBrowser, newContext, screenshot, startTestSite, type TestSite } from './browser.js';
 
-let t: TestService;
+const account = randomId('acct');
+/** A second account with seeded history only, for the charts. */
+const chartAccount = randomId('acct');
 let site: TestSite;
 let browser: Browser;
-let account: string;
-/** A second account with seeded history only, for the charts. */
-let chartAccount: string;
 
-beforeAll(async () => {
-  account = randomId('acct');
-  chartAccount = randomId('acct');
+const t = useTestService(async (fx) => {
   // The site first: the account's listingUrl points at it, so a click link lands on a page with the snippet.
-  site = await startTestSite(account);
-  t = await startTestService({ accounts: [account, chartAccount], accountFields: { [account]: { listingUrl: `${site.origin}/listings/{slug}` } } });
-  site.gatewayUrl = t.url;
-  browser = await launchBrowser();
+  site = fx.track(await startTestSite(account));
+  return { accounts: [account, chartAccount], accountFields: { [account]: { listingUrl: `${site.origin}/listings/{slug}` } } };
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await t?.stop();
-  if (t) await removeTestData(t);
+beforeAll(async () => {
+  site.gatewayUrl = t.url;
+  browser = t.fx.track(await launchBrowser());
 });
 
 interface LiveMsg {

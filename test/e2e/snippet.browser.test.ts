@@ -6,9 +6,10 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import vm from 'node:vm';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, Request } from 'playwright-core';
-import { eventually, randomId, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { eventually, randomId, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { collectPageErrors, launchBrowser, newContext, startTestSite, type TestSite } from './browser.js';
 
 interface Ev {
@@ -28,24 +29,18 @@ interface Ev {
   url: string;
 }
 
-let t: TestService;
+const account = randomId('acct');
 let site: TestSite;
 let browser: Browser;
-let account: string;
 
-beforeAll(async () => {
-  account = randomId('acct');
-  site = await startTestSite(account);
-  t = await startTestService({ accounts: [account] });
-  site.gatewayUrl = t.url;
-  browser = await launchBrowser();
+const t = useTestService(async (fx) => {
+  site = fx.track(await startTestSite(account));
+  return { accounts: [account] };
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await t?.stop();
-  if (t) await removeTestData(t);
+beforeAll(async () => {
+  site.gatewayUrl = t.url;
+  browser = t.fx.track(await launchBrowser());
 });
 
 function eventsOf(visitor: string): Promise<Ev[]> {

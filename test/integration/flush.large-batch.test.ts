@@ -6,23 +6,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { chTime } from '../../src/domain/stored-event.js';
 import { FLUSH_GROUP, RedisKeys } from '../../src/adapters/redis/keys.js';
-import { eventually, randomId, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { eventually, randomId, rows, type TestRedis, type TestService } from '../support/services.js';
+import { useFixture } from '../support/fixture.js';
 
 const BACKLOG = 130_000;
 let redis: TestRedis;
 let t: TestService | undefined;
 
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
+const fx = useFixture();
 
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await redis?.stop();
+beforeAll(async () => {
+  redis = await fx.redis();
 });
 
 describe('flush: the largest allowed batch', () => {
@@ -49,7 +46,7 @@ describe('flush: the largest allowed batch', () => {
     }
     expect(await client.xlen(stream)).toBe(BACKLOG);
 
-    t = await startTestService({
+    t = await fx.start({
       redisUrl: redis.url,
       accounts: [account],
       env: { ROLES: 'store,worker', REDIS_PREFIX: prefix, FLUSH_BATCH_SIZE: '200000', FLUSH_INTERVAL_MS: '1000' },

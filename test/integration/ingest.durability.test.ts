@@ -1,21 +1,21 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FLUSH_GROUP, RedisKeys } from '../../src/adapters/redis/keys.js';
 import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
-import { beacon, eventually, postEvent, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { useFixture } from '../support/fixture.js';
 
 let redis: TestRedis;
 let client: RedisClient;
 
+const fx = useFixture();
+
 beforeAll(async () => {
-  redis = await startTestRedis();
+  redis = await fx.redis();
   client = connectRedis({ url: redis.url });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await redis?.stop();
+  fx.track(() => client.disconnect());
 });
 
 async function postMany(t: TestService, n: number, sessionId: string): Promise<string[]> {

@@ -1,28 +1,28 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { runCli } from '../../src/cli/main.js';
-import { beacon, eventually, postEvent, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { useFixture } from '../support/fixture.js';
 
 let redis: TestRedis;
 let client: RedisClient;
 let t: TestService | undefined;
-const tmp: string[] = [];
+const fx = useFixture();
 
 beforeAll(async () => {
-  redis = await startTestRedis();
+  redis = await fx.redis();
   client = connectRedis({ url: redis.url });
-});
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  for (const d of tmp) await rm(d, { recursive: true, force: true });
-  client?.disconnect();
-  await redis?.stop();
+  fx.track(() => client.disconnect());
+  // The services before `t` are each stopped in the test that started them.
+  fx.track(async () => {
+    await t?.stop();
+    if (t) await removeTestData(t);
+  });
 });
 
 function api(svc: TestService, key: string, method: string, p: string, body?: unknown): Promise<Response> {
@@ -167,7 +167,7 @@ describe('backfill from logs', () => {
 
     // Second run over the same window, through the CLI with --wait: nothing new.
     const dir = await mkdtemp(path.join(os.tmpdir(), 'jobs-backfill-'));
-    tmp.push(dir);
+    fx.trackDir(dir);
     const file = path.join(dir, 'reco.log');
     await writeFile(file, log);
     const stdout = capture();

@@ -11,15 +11,16 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { bootJobWorkers } from '../../workers/jobs/boot.js';
 import type { ErasureResult } from '../../src/adapters/queues/job.schema.js';
 import { CHDB_PATH, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { useFixture } from '../support/fixture.js';
 
 let live: TestService | undefined;
 let first: TestService | undefined;
-afterAll(async () => {
+useFixture().track(async () => {
   await live?.stop();
   if (first) await removeTestData(first);
 });

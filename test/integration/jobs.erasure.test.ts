@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { runCli } from '../../src/cli/main.js';
 import { bootJobWorkers } from '../../workers/jobs/boot.js';
-import { BROWSER_UA, beacon, eventually, postEvent, removeTestData, rows, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { BROWSER_UA, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { useFixture } from '../support/fixture.js';
 
 let redis: TestRedis;
 let client: RedisClient;
@@ -14,15 +15,16 @@ let client: RedisClient;
 let live: TestService | undefined;
 let first: TestService | undefined;
 
+const fx = useFixture();
+
 beforeAll(async () => {
-  redis = await startTestRedis();
+  redis = await fx.redis();
   client = connectRedis({ url: redis.url });
-});
-afterAll(async () => {
-  await live?.stop();
-  if (first) await removeTestData(first);
-  client?.disconnect();
-  await redis?.stop();
+  fx.track(() => client.disconnect());
+  fx.track(async () => {
+    await live?.stop();
+    if (first) await removeTestData(first);
+  });
 });
 
 const uid = () => randomBytes(3).toString('hex');
