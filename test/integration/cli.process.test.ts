@@ -3,13 +3,12 @@
  * against a listening gateway (real Redis, real chdb). What it prints, what it says when the
  * key file or the service is missing, and what it stores.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/adapters/redis/launcher.js';
-import { REPO_ROOT } from '../support/processes.js';
+import { REPO_ROOT, runVisitorCli } from '../support/processes.js';
 import { BROWSER_UA, beacon, eventually, postEvent, randomId, rows } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
 
@@ -20,26 +19,7 @@ beforeAll(async () => {
   dir = t.fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-cli-')));
 });
 
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-/** Run `bin/visitor.js` with only the environment given (none of the test runner's VISITOR_* or INIT_CWD). */
-function visitor(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VISITOR_|INIT_CWD$)/.test(k))) as Record<string, string>;
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/visitor.js'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...base, VISITOR_URL: t.url, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
-}
+const visitor = (args: string[], env: Record<string, string> = {}) => runVisitorCli(args, { VISITOR_URL: t.url, ...env });
 
 const asAdmin = () => ({ VISITOR_KEY: t.account.adminKey });
 

@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FLUSH_GROUP, RedisKeys } from '../../src/adapters/redis/keys.js';
-import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
+import type { RedisClient } from '../../src/adapters/redis/client.js';
 import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
 import { useFixture } from '../support/fixture.js';
 
@@ -14,8 +14,7 @@ const fx = useFixture();
 
 beforeAll(async () => {
   redis = await fx.redis();
-  client = connectRedis({ url: redis.url });
-  fx.track(() => client.disconnect());
+  client = fx.redisClient(redis.url);
 });
 
 async function postMany(t: TestService, n: number, sessionId: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
+import type { RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { runCli } from '../../src/cli/main.js';
 import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
@@ -16,8 +16,7 @@ const fx = useFixture();
 
 beforeAll(async () => {
   redis = await fx.redis();
-  client = connectRedis({ url: redis.url });
-  fx.track(() => client.disconnect());
+  client = fx.redisClient(redis.url);
   // The services before `t` are each stopped in the test that started them.
   fx.track(async () => {
     await t?.stop();

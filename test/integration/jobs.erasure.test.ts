@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
+import type { RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { runCli } from '../../src/cli/main.js';
 import { bootJobWorkers } from '../../workers/jobs/boot.js';
@@ -19,8 +19,7 @@ const fx = useFixture();
 
 beforeAll(async () => {
   redis = await fx.redis();
-  client = connectRedis({ url: redis.url });
-  fx.track(() => client.disconnect());
+  client = fx.redisClient(redis.url);
   fx.track(async () => {
     await live?.stop();
     if (first) await removeTestData(first);

@@ -4,7 +4,6 @@
  * taken by a real BullMQ worker of the test whose processor waits until the test lets it finish,
  * so the job is held in `active` for as long as the assertions need.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createQueueConnection } from '../../src/adapters/queues/connection.js';
 import { bullPrefix } from '../../src/adapters/queues/job-queues.js';
 import { QUEUES } from '../../src/adapters/queues/job.schema.js';
-import { REPO_ROOT } from '../support/processes.js';
+import { runVisitorCli } from '../support/processes.js';
 import { eventually } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
 
@@ -24,19 +23,7 @@ beforeAll(async () => {
   dir = t.fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-jobs-cli-')));
 });
 
-function visitor(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VISITOR_|INIT_CWD$)/.test(k))) as Record<string, string>;
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/visitor.js'), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...base, VISITOR_URL: t.url, VISITOR_KEY: t.account.adminKey },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
-}
+const visitor = (args: string[]) => runVisitorCli(args, { VISITOR_URL: t.url, VISITOR_KEY: t.account.adminKey });
 
 describe('job-status', () => {
   it('shows the running attempt while a job runs, the attempts made once it is done', async () => {

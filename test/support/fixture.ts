@@ -7,6 +7,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll } from 'vitest';
+import { connectRedis, type RedisClient } from '../../src/adapters/redis/client.js';
 import { removeTestData, startTestRedis, startTestService, type TestRedis, type TestService, type TestServiceOptions } from './services.js';
 
 /** Something to end after all tests: a stop(), a close(), or a function. */
@@ -22,6 +23,8 @@ export interface Fixture {
   trackDir(dir: string): string;
   /** A real Redis for the file, stopped after all tests. */
   redis(): Promise<TestRedis>;
+  /** A client of the Redis at `url`, disconnected after all tests. */
+  redisClient(url: string): RedisClient;
   /** Start a service now; it is stopped (and its data removed, unless it reuses another's) after all tests. */
   start(opts?: StartOptions): Promise<TestService>;
 }
@@ -71,6 +74,11 @@ export function useFixture(): Fixture {
     },
     async redis() {
       return fx.track(await startTestRedis());
+    },
+    redisClient(url) {
+      const client = connectRedis({ url });
+      fx.track(() => client.disconnect());
+      return client;
     },
     async start({ stopWithinMs, ...opts } = {}) {
       const t = await startTestService(opts);

@@ -210,3 +210,24 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterNodes>
   }
   return { nodes: ports.map((p) => `127.0.0.1:${p}`), stop };
 }
+
+export interface CliRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Run `bin/visitor.js` with only the environment given (none of the test runner's VISITOR_* or INIT_CWD). */
+export function runVisitorCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VISITOR_|INIT_CWD$)/.test(k))) as Record<string, string>;
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/visitor.js'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+}
