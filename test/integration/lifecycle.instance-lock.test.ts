@@ -7,11 +7,13 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/accounts.js';
+import { alive } from '../../src/adapters/redis/launcher.js';
+import { useFixture } from '../support/fixture.js';
 import { startInstanceProcess, type ServiceProcess } from '../support/processes.js';
 import { beacon, eventually, postEvent } from '../support/services.js';
 
@@ -21,20 +23,11 @@ const adminKey = randomBytes(18).toString('base64url');
 const account = `acct-${randomBytes(3).toString('hex')}`;
 const running: ServiceProcess[] = [];
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const redisPid = () => Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
 
 async function start(name: string, over: Record<string, string> = {}): Promise<ServiceProcess> {
   const p = await startInstanceProcess({ env: { ...env, ...over }, logFile: path.join(dataDir, `${name}.log`) });
-  running.push(p);
+  running.push(fx.track(p));
   return p;
 }
 
@@ -59,16 +52,13 @@ async function postAndSeeStored(url: string): Promise<[string, string]> {
 
 let storedByA: [string, string] | undefined;
 
+const fx = useFixture();
+
 beforeAll(async () => {
-  dataDir = await mkdtemp(path.join(os.tmpdir(), 'visitor-lock-'));
+  dataDir = fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-lock-')));
   const accountsFile = path.join(dataDir, 'accounts.json');
   await writeFile(accountsFile, JSON.stringify({ accounts: [{ id: account, origins: ['http://127.0.0.1:*'], adminKeySha256: [sha256Hex(adminKey)], listingUrl: 'https://x.example/{slug}' }] }));
   env = { DATA_DIR: dataDir, ACCOUNTS_FILE: accountsFile, PORT: '0', HOST: '127.0.0.1', STORE_PORT: '0', FLUSH_INTERVAL_MS: '100', LOG_LEVEL: 'info' };
-});
-
-afterAll(async () => {
-  await Promise.all(running.map((p) => p.stop()));
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('one instance per DATA_DIR', () => {

@@ -6,30 +6,18 @@
  * private redis-server, frees the gateway port, and npm exits 0.
  */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/adapters/redis/launcher.js';
+import { describe, expect, it } from 'vitest';
+import { alive, freePort } from '../../src/adapters/redis/launcher.js';
+import { useFixture } from '../support/fixture.js';
 import { startInstanceProcess, type ServiceProcess } from '../support/processes.js';
 
-let dataDir: string | undefined;
-let proc: ServiceProcess | undefined;
-
-afterAll(async () => {
-  await proc?.stop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+let dataDir: string;
+let proc: ServiceProcess;
+const fx = useFixture();
 
 /** True when nothing listens on the port any more (we can take it ourselves). */
 function portFree(port: number): Promise<boolean> {
@@ -42,15 +30,15 @@ function portFree(port: number): Promise<boolean> {
 
 describe('npm start', () => {
   it('stops the service and its Redis on SIGTERM to npm, freeing the port', { timeout: 300_000 }, async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'visitor-npm-start-'));
+    dataDir = fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-npm-start-')));
     const port = await freePort();
-    proc = await startInstanceProcess({
+    proc = fx.track(await startInstanceProcess({
       env: { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', STORE_PORT: '0', LOG_LEVEL: 'info' },
       logFile: path.join(dataDir, 'npm-start.log'),
       command: ['npm', 'start'],
       // The build (tsc) comes first and is slow on a loaded machine.
       startTimeoutMs: 240_000,
-    });
+    }));
     expect(proc.url).toBe(`http://127.0.0.1:${port}`);
     const service = Number(JSON.parse(readFileSync(path.join(dataDir, 'instance.lock'), 'utf8')).pid);
     const redis = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));

@@ -113,7 +113,7 @@ function isRedisServerIn(pid: number, dir: string): boolean {
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
