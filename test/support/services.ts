@@ -2,7 +2,8 @@
  * The one helper that starts real services for integration tests: a real redis-server (a Docker
  * container through testcontainers when an engine is reachable, else a process on a free
  * loopback port), real chdb, and the service itself listening on a free port. Each service gets
- * its own namespace: a random Redis key prefix and a throwaway ClickHouse database.
+ * its own namespace: a random Redis key prefix and a throwaway ClickHouse database. Test files
+ * reach it through `fixture.ts`, which also ends what they started.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
