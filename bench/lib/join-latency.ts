@@ -11,6 +11,7 @@ import type { LoadResult } from '../load/http-load.js';
 import type { BenchContext } from './context.js';
 import { cpuSeconds, startScript, treeCpuSeconds, waitForLine } from './proc.js';
 import { percentile, round } from './report.js';
+import { readSends } from './sends.js';
 
 export interface JoinRun {
   p50: number;
@@ -81,15 +82,7 @@ export async function joinLatency(ctx: BenchContext, url: string, port: number, 
   const receipts = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]);
   const s = summary.split('\n').find((l) => l.startsWith('{'));
   return runs.map(({ rate, res, sendsFile, cpuShare, rssPeakMb }) => {
-    const sent = new Map(
-      readFileSync(sendsFile, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [id, at] = l.split(' ');
-          return [id!, Number(at)] as const;
-        }),
-    );
+    const sent = readSends(sendsFile);
     // Probes of the first seconds (connections, JIT and caches warming up) are not counted.
     const from = Math.min(...sent.values()) + S.warmupMs;
     const counted = [...sent.values()].filter((t) => t >= from).length;

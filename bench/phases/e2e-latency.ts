@@ -3,13 +3,13 @@
  * against the first query answer that holds it), beside the ingest baseline followed by a plain
  * insert loop. Starts a worker if the flush phase left none.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../src/adapters/redis/launcher.js';
 import type { BenchContext } from '../lib/context.js';
 import { startScript, startService, waitForLine } from '../lib/proc.js';
 import { figure, percentile, round } from '../lib/report.js';
+import { readSends } from '../lib/sends.js';
 
 async function measure(ctx: BenchContext, port: number, account: string): Promise<{ p50: number; p99: number; seen: number; sent: number; status: Record<string, number> }> {
   const { S, dir } = ctx;
@@ -35,15 +35,7 @@ async function measure(ctx: BenchContext, port: number, account: string): Promis
     recordSendsTo: sendsFile,
     request: { kind: 'event', path: '/v/event', account, clientIps: 1000, sessions: 1000 },
   });
-  const sends = new Map(
-    readFileSync(sendsFile, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => {
-        const [id, at] = l.split(' ');
-        return [id!, Number(at)] as const;
-      }),
-  );
+  const sends = readSends(sendsFile);
   const until = Date.now() + 15_000;
   while (Date.now() < until && [...sends.keys()].some((id) => !seenAt.has(id))) await sleep(100);
   polling = false;
