@@ -7,19 +7,10 @@ import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTestData, startTestService, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { useTestService } from '../support/fixture.js';
 
-let t: TestService;
-
-beforeAll(async () => {
-  t = await startTestService();
-});
-
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-});
+const t = useTestService();
 
 describe('the private Redis', () => {
   it('refuses a client without the password, serves one with the printed URL', async () => {
