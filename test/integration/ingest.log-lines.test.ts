@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { beacon, eventually, postEvent, removeTestData, startTestRedis, startTestService, type TestRedis, type TestService } from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { beacon, eventually, postEvent } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 
-let redis: TestRedis;
-let t: TestService;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  // The account of the operator's greps, verbatim (the service's namespace is still its own).
-  t = await startTestService({ redisUrl: redis.url, accounts: ['acme'] });
-});
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await redis?.stop();
-});
+// The account of the operator's greps, verbatim (the service's namespace is still its own).
+const t = useTestService({ withRedis: true, accounts: ['acme'] });
 
 describe('[visitor-event] lines as the operator greps them', () => {
   it('start with the tag, then type=, then the type’s own field, then the rest', async () => {

@@ -4,32 +4,12 @@
  * other, and stopping the service stops the worker.
  */
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BROWSER_UA,
-  beacon,
-  eventually,
-  removeTestData,
-  rows,
-  startTestRedis,
-  startTestService,
-  type TestRedis,
-  type TestService,
-} from '../support/services.js';
+import { describe, expect, it } from 'vitest';
+import { BROWSER_UA, beacon, eventually, rows } from '../support/services.js';
+import { useTestService } from '../support/fixture.js';
 import { LiveClient, wsUrl } from './presence.live-client.js';
 
-let redis: TestRedis;
-let t: TestService;
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-  t = await startTestService({ redisUrl: redis.url, env: { GATEWAY_WORKERS: '2' } });
-}, 120_000);
-afterAll(async () => {
-  await t?.stop();
-  if (t) await removeTestData(t);
-  await redis?.stop();
-});
+const t = useTestService({ withRedis: true, env: { GATEWAY_WORKERS: '2' } }, 120_000);
 
 /** One request on its own connection, so the kernel may hand it to either process. */
 function post(body: unknown): Promise<number> {
