@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /**
  * The one registry of errors that reach a client. Each has a stable code, an HTTP status and
  * a short `reason` used in `{ "error": reason }` bodies and `[v-event-error] reason=…` lines.
@@ -7,11 +9,19 @@ export abstract class GatewayError extends Error {
   abstract readonly status: number;
   abstract readonly reason: string;
   /** Seconds, for 429 and 503 answers. */
-  retryAfter?: number;
-  constructor(message?: string) {
-    super(message);
+  readonly retryAfter?: number;
+  constructor(message?: string, opts: GatewayErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = this.constructor.name;
+    if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
   }
+}
+
+export interface GatewayErrorOptions {
+  /** Seconds the client should wait before retrying (the Retry-After header). */
+  retryAfter?: number;
+  /** What went wrong underneath; logged with a 5xx answer, never sent to the client. */
+  cause?: unknown;
 }
 
 function defineError(code: string, status: number, reason: string) {
@@ -19,8 +29,8 @@ function defineError(code: string, status: number, reason: string) {
     readonly code = code;
     readonly status = status;
     readonly reason = reason;
-    constructor(message: string = reason) {
-      super(message);
+    constructor(message: string = reason, opts?: GatewayErrorOptions) {
+      super(message, opts);
     }
   };
 }
@@ -67,7 +77,13 @@ export const ERROR_CLASSES = [
   InternalError,
 ] as const;
 
-/** Map anything thrown to a GatewayError: unknown errors become 500 without leaking their message. */
-export function toGatewayError(err: unknown): GatewayError {
-  return err instanceof GatewayError ? err : new InternalError();
+/**
+ * Zod issues in one line for a 400 body: `prefix` + path (`whole` when the issue is about the
+ * input itself) + message, at most five of them.
+ */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = '', whole = '(body)'): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${prefix}${i.path.join('.') || whole}: ${i.message}`)
+    .join('; ');
 }

@@ -118,11 +118,3 @@ export const zRecommendationBody = z.union([
   z.object({ recommendations: z.array(z.unknown()).min(1) }).transform((b) => b.recommendations),
   z.record(z.string(), z.unknown()).transform((r) => [r as unknown]),
 ]);
-
-/** Describe zod issues in one line: `limit: Too big…; path: …`. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => `${prefix}${i.path.join('.') || '(input)'}: ${i.message}`)
-    .join('; ');
-}

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  describeIssues,
   ForbiddenError,
   GatewayError,
   NotFoundError,
@@ -9,12 +10,12 @@ import {
   ValidationError,
 } from '../errors.js';
 import { kv } from '../logger.js';
+import { appendOr503 } from '../ingest/append.js';
 import type { Account } from '../accounts.js';
 import { AnalyticsStore } from '../adapters/clickhouse/analytics.store.js';
 import { QueryTimeLimitError } from '../adapters/clickhouse/queries.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
 import {
-  describeIssues,
   MAX_RECOMMENDATIONS_PER_REQUEST,
   zAnalyticsId,
   zBriefingQuery,
@@ -29,7 +30,7 @@ import {
 import { recommendationRow, REC_FUTURE_MS, type RecommendationRow } from '../domain/recommendation.js';
 import { requireAdmin } from './admin-auth.js';
 import type { RouteModule } from './context.js';
-import { bodyJson, handle, routeParam, type HandlerOptions, type RequestInfo } from './http.js';
+import { bodyJson, handle, routeParam } from './http.js';
 
 /** Parse with a zod schema or answer 400 naming every bad field. */
 function parse<S extends z.ZodType>(schema: S, input: unknown, prefix = ''): z.output<S> {
@@ -57,7 +58,7 @@ function withKeyAccount(body: unknown, account: Account): unknown {
     return { ...(e as object), account: account.id };
   };
   if (body && typeof body === 'object' && !Array.isArray(body) && Array.isArray((body as { events?: unknown }).events)) {
-    return { events: ((body as { events: unknown[] }).events).map(fill) };
+    return { events: (body as { events: unknown[] }).events.map(fill) };
   }
   return fill(body);
 }
@@ -70,11 +71,6 @@ function withKeyAccount(body: unknown, account: Account): unknown {
  */
 export const analyticsRoutes: RouteModule = (app, ctx) => {
   const store = new AnalyticsStore(ctx.ch, { timeoutMs: ctx.config.ADMIN_QUERY_TIMEOUT_MS });
-  const logError = (tool: string) => (err: GatewayError, _req: RequestInfo, cause: unknown) => {
-    const level = err.status >= 500 ? 'error' : 'warn';
-    ctx.log[level]({ code: err.code, status: err.status, detail: err.message, err: err.status >= 500 ? cause : undefined }, `[api-error] ${kv({ reason: err.reason, status: err.status, route: tool })}`);
-  };
-  const opts = (tool: string): HandlerOptions => ({ ...ctx.handlerOpts, onError: logError(tool) });
 
   /** Run a tool's queries; a ClickHouse failure is a 503 the client may retry, not a 500. */
   async function run<T>(tool: string, account: Account, fn: () => Promise<T>, count: (v: T) => number): Promise<T> {
@@ -85,13 +81,16 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       if (err instanceof QueryTimeLimitError) {
-        ctx.log.warn({ err, tool, account: account.id, limitMs: ctx.config.ADMIN_QUERY_TIMEOUT_MS }, `[admin-api] ${kv({ tool, account: account.id, outcome: 'time-limit' })}`);
-        throw new QueryTimeoutError(`${tool} ran past the admin query time limit of ${ctx.config.ADMIN_QUERY_TIMEOUT_MS} ms (ADMIN_QUERY_TIMEOUT_MS); narrow the query`);
+        ctx.log.warn(
+          { err, tool, account: account.id, limitMs: ctx.config.ADMIN_QUERY_TIMEOUT_MS },
+          `[admin-api] ${kv({ tool, account: account.id, outcome: 'time-limit' })}`,
+        );
+        throw new QueryTimeoutError(
+          `${tool} ran past the admin query time limit of ${ctx.config.ADMIN_QUERY_TIMEOUT_MS} ms (ADMIN_QUERY_TIMEOUT_MS); narrow the query`,
+        );
       }
       ctx.log.error({ err, tool, account: account.id }, `[admin-api] ${kv({ tool, account: account.id, outcome: 'store-error' })}`);
-      const e = new StoreUnavailableError('analytics store unavailable, retry later');
-      e.retryAfter = 1;
-      throw e;
+      throw new StoreUnavailableError('analytics store unavailable, retry later', { retryAfter: 1, cause: err });
     }
     const ms = Math.round(performance.now() - started);
     ctx.log.info({ tool, account: account.id, rows: count(out), ms }, `[admin-api] ${kv({ tool, account: account.id, rows: count(out), ms })}`);
@@ -101,12 +100,18 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
   app.get(
     '/api/persons/:id/sessions',
     handle(
-      opts('recent-by-person'),
+      'recent-by-person',
+      ctx.handlerOpts,
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const person = routeParam(req.params[0], zAnalyticsId, 'person id');
         const q = parse(zPersonSessionsQuery, queryObject(req.query));
-        const out = await run('recent-by-person', account, () => store.recentByPerson(account.id, person, q.limit), (r) => r.sessions.length);
+        const out = await run(
+          'recent-by-person',
+          account,
+          () => store.recentByPerson(account.id, person, q.limit),
+          (r) => r.sessions.length,
+        );
         reply.json(200, { account: account.id, ...out });
       },
       1,
@@ -115,30 +120,45 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
 
   app.get(
     '/api/pages/visitors',
-    handle(opts('recent-by-page'), async (req, reply) => {
+    handle('recent-by-page', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parse(zPageVisitorsQuery, queryObject(req.query));
-      const out = await run('recent-by-page', account, () => store.recentByPage(account.id, q, q.limit), (r) => r.visitors.length);
+      const out = await run(
+        'recent-by-page',
+        account,
+        () => store.recentByPage(account.id, q, q.limit),
+        (r) => r.visitors.length,
+      );
       reply.json(200, { account: account.id, ...out });
     }),
   );
 
   app.get(
     '/api/engagement',
-    handle(opts('engagement-score'), async (req, reply) => {
+    handle('engagement-score', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parse(zEngagementQuery, queryObject(req.query));
-      const out = await run('engagement-score', account, () => store.engagement(account, q.limit, q.include, Date.now()), (r) => r.queue.length);
+      const out = await run(
+        'engagement-score',
+        account,
+        () => store.engagement(account, q.limit, q.include, Date.now()),
+        (r) => r.queue.length,
+      );
       reply.json(200, { account: account.id, include: q.include, ...out });
     }),
   );
 
   app.get(
     '/api/ctr',
-    handle(opts('recommendation-ctr'), async (req, reply) => {
+    handle('recommendation-ctr', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parse(zCtrQuery, queryObject(req.query));
-      const out = await run('recommendation-ctr', account, () => store.ctr(account.id, q.from, q.to), (r) => r.listings.length);
+      const out = await run(
+        'recommendation-ctr',
+        account,
+        () => store.ctr(account.id, q.from, q.to),
+        (r) => r.listings.length,
+      );
       reply.json(200, { account: account.id, ...out });
     }),
   );
@@ -146,12 +166,18 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
   app.get(
     '/api/sessions/:id',
     handle(
-      opts('session-detail'),
+      'session-detail',
+      ctx.handlerOpts,
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const session = routeParam(req.params[0], zAnalyticsId, 'session id');
         const q = parse(zSessionDetailQuery, queryObject(req.query));
-        const out = await run('session-detail', account, () => store.sessionDetail(account.id, session, q.limit), (r) => r?.timeline.length ?? 0);
+        const out = await run(
+          'session-detail',
+          account,
+          () => store.sessionDetail(account.id, session, q.limit),
+          (r) => r?.timeline.length ?? 0,
+        );
         if (!out) throw new NotFoundError(`no session ${session} in this account`);
         reply.json(200, { account: account.id, ...out });
       },
@@ -161,30 +187,38 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
 
   app.get(
     '/api/briefing',
-    handle(opts('briefing'), async (req, reply) => {
+    handle('briefing', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parse(zBriefingQuery, queryObject(req.query));
-      const out = await run('briefing', account, () => store.briefing(account.id, q.since, q.limit, q.pages, Date.now()), (r) => r.people.length);
+      const out = await run(
+        'briefing',
+        account,
+        () => store.briefing(account.id, q.since, q.limit, q.pages, Date.now()),
+        (r) => r.people.length,
+      );
       reply.json(200, { account: account.id, ...out });
     }),
   );
 
   app.post(
     '/api/events',
-    handle(opts('event-ingest'), async (req, reply) => {
+    handle('event-ingest', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const body = withKeyAccount(bodyJson(await req.body()), account);
       // Server-side ingest: no bot filter and no origin check (the admin key is the credential).
       const { accepted, duplicates } = await ctx.ingest.accept(body, req, { filterBots: false, keyAccount: account });
       const out = { accepted, duplicates };
-      ctx.log.info({ tool: 'event-ingest', account: account.id, ...out }, `[admin-api] ${kv({ tool: 'event-ingest', account: account.id, accepted: out.accepted, duplicates: out.duplicates })}`);
+      ctx.log.info(
+        { tool: 'event-ingest', account: account.id, ...out },
+        `[admin-api] ${kv({ tool: 'event-ingest', account: account.id, accepted: out.accepted, duplicates: out.duplicates })}`,
+      );
       reply.json(200, out);
     }),
   );
 
   app.post(
     '/api/recommendations',
-    handle(opts('record-recommendation'), async (req, reply) => {
+    handle('record-recommendation', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const list = parse(zRecommendationBody, bodyJson(await req.body()));
       if (list.length > MAX_RECOMMENDATIONS_PER_REQUEST) {
@@ -193,18 +227,16 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
       const now = Date.now();
       const rows: RecommendationRow[] = list.map((item, i) => {
         const r = parse(zRecommendationInput, item, list.length > 1 ? `recommendations.${i}.` : '');
-        if (r.ts !== undefined && r.ts > now + REC_FUTURE_MS) throw new ValidationError(`${list.length > 1 ? `recommendations.${i}.` : ''}ts is more than a day in the future`);
+        if (r.ts !== undefined && r.ts > now + REC_FUTURE_MS)
+          throw new ValidationError(`${list.length > 1 ? `recommendations.${i}.` : ''}ts is more than a day in the future`);
         return recommendationRow(r, account.id, now);
       });
-      try {
-        await ctx.rows.append(account.id, rows.map((row) => ({ table: TABLES.recommendations, row })));
-      } catch (err) {
-        if (err instanceof GatewayError) throw err;
-        ctx.log.error({ err }, 'stream append failed');
-        const e = new StoreUnavailableError('event store unavailable, retry later');
-        e.retryAfter = 1;
-        throw e;
-      }
+      await appendOr503(() =>
+        ctx.rows.append(
+          account.id,
+          rows.map((row) => ({ table: TABLES.recommendations, row })),
+        ),
+      );
       ctx.log.info(
         { tool: 'record-recommendation', account: account.id, rows: rows.length },
         `[record-recommendation] ${kv({ account: account.id, rows: rows.length, listings: [...new Set(rows.map((r) => r.listing))].length })}`,

@@ -1,13 +1,12 @@
 import type { z } from 'zod';
-import { GatewayError, StoreUnavailableError, ValidationError } from '../errors.js';
+import { describeIssues, StoreUnavailableError, ValidationError } from '../errors.js';
 import { kv } from '../logger.js';
 import type { Account } from '../accounts.js';
 import { ChartsStore } from '../adapters/clickhouse/charts.store.js';
-import { describeIssues } from '../domain/analytics.schema.js';
 import { zOnlineSeriesQuery, zSeriesQuery, zTopPagesQuery } from '../domain/charts.schema.js';
 import { requireAdmin } from './admin-auth.js';
 import type { RouteModule } from './context.js';
-import { handle, type HandlerOptions, type RequestInfo } from './http.js';
+import { handle } from './http.js';
 
 function parseQuery<S extends z.ZodType>(schema: S, q: URLSearchParams): z.output<S> {
   const input: Record<string, string> = {};
@@ -25,13 +24,6 @@ function parseQuery<S extends z.ZodType>(schema: S, q: URLSearchParams): z.outpu
  */
 export const chartsRoutes: RouteModule = (app, ctx) => {
   const store = new ChartsStore(ctx.ch);
-  const opts = (tool: string): HandlerOptions => ({
-    ...ctx.handlerOpts,
-    onError: (err: GatewayError, _req: RequestInfo, cause: unknown) => {
-      const level = err.status >= 500 ? 'error' : 'warn';
-      ctx.log[level]({ code: err.code, status: err.status, detail: err.message, err: err.status >= 500 ? cause : undefined }, `[api-error] ${kv({ reason: err.reason, status: err.status, route: tool })}`);
-    },
-  });
 
   /** Run a series query; a ClickHouse failure is a 503 the client may retry, not a 500. */
   async function run<T>(tool: string, account: Account, fn: () => Promise<T>, rows: (v: T) => number): Promise<T> {
@@ -41,9 +33,7 @@ export const chartsRoutes: RouteModule = (app, ctx) => {
       out = await fn();
     } catch (err) {
       ctx.log.error({ err, tool, account: account.id }, `[admin-api] ${kv({ tool, account: account.id, outcome: 'store-error' })}`);
-      const e = new StoreUnavailableError('analytics store unavailable, retry later');
-      e.retryAfter = 1;
-      throw e;
+      throw new StoreUnavailableError('analytics store unavailable, retry later', { retryAfter: 1, cause: err });
     }
     const ms = Math.round(performance.now() - started);
     ctx.log.info({ tool, account: account.id, rows: rows(out), ms }, `[admin-api] ${kv({ tool, account: account.id, rows: rows(out), ms })}`);
@@ -52,40 +42,60 @@ export const chartsRoutes: RouteModule = (app, ctx) => {
 
   app.get(
     '/api/timeseries',
-    handle(opts('timeseries'), async (req, reply) => {
+    handle('timeseries', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parseQuery(zSeriesQuery, req.query);
-      const out = await run('timeseries', account, () => store.traffic(account.id, q), (r) => r.points.length);
+      const out = await run(
+        'timeseries',
+        account,
+        () => store.traffic(account.id, q),
+        (r) => r.points.length,
+      );
       reply.json(200, { account: account.id, ...out });
     }),
   );
 
   app.get(
     '/api/ctr/series',
-    handle(opts('ctr-series'), async (req, reply) => {
+    handle('ctr-series', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parseQuery(zSeriesQuery, req.query);
-      const out = await run('ctr-series', account, () => store.ctr(account.id, q), (r) => r.points.length);
+      const out = await run(
+        'ctr-series',
+        account,
+        () => store.ctr(account.id, q),
+        (r) => r.points.length,
+      );
       reply.json(200, { account: account.id, ...out });
     }),
   );
 
   app.get(
     '/api/top-pages',
-    handle(opts('top-pages'), async (req, reply) => {
+    handle('top-pages', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parseQuery(zTopPagesQuery, req.query);
-      const out = await run('top-pages', account, () => store.topPages(account.id, q), (r) => r.pages.length);
+      const out = await run(
+        'top-pages',
+        account,
+        () => store.topPages(account.id, q),
+        (r) => r.pages.length,
+      );
       reply.json(200, { account: account.id, ...out });
     }),
   );
 
   app.get(
     '/api/online/series',
-    handle(opts('online-series'), async (req, reply) => {
+    handle('online-series', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const q = parseQuery(zOnlineSeriesQuery, req.query);
-      const out = await run('online-series', account, () => store.online(account.id, q), (r) => r.points.length);
+      const out = await run(
+        'online-series',
+        account,
+        () => store.online(account.id, q),
+        (r) => r.points.length,
+      );
       // The sample interval lets a reader tell a gap (the service was down) from a quiet minute.
       reply.json(200, { account: account.id, sampleMs: ctx.config.PRESENCE_SAMPLE_MS, ...out });
     }),

@@ -25,7 +25,7 @@ export const healthRoutes =
   (app, ctx) => {
     app.get(
       '/healthz',
-      handle(ctx.handlerOpts, (_req, reply) => {
+      handle('healthz', ctx.handlerOpts, (_req, reply) => {
         const checks: Record<string, string> = {};
         let live = true;
         for (const [name, check] of liveness) {
@@ -39,7 +39,7 @@ export const healthRoutes =
 
     app.get(
       '/readyz',
-      handle(ctx.handlerOpts, async (_req, reply) => {
+      handle('readyz', ctx.handlerOpts, async (_req, reply) => {
         const checks: Record<string, string> = {};
         let ready = true;
         await Promise.all(
@@ -60,7 +60,7 @@ export const healthRoutes =
 
     app.get(
       '/metrics',
-      handle(ctx.handlerOpts, async (_req, reply) => {
+      handle('metrics', ctx.handlerOpts, async (_req, reply) => {
         reply.send({ status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await ctx.metrics.render() });
       }),
     );

@@ -1,9 +1,10 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { TextDecoder } from 'node:util';
 import type { z } from 'zod';
-import { GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, ValidationError, toGatewayError } from '../errors.js';
+import { GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, ValidationError } from '../errors.js';
+import { kv, type Logger } from '../logger.js';
+import { toGatewayError } from './error-map.js';
 import { clientAddress, type ProxyTrust } from '../domain/trusted-proxy.js';
-import type { Logger } from '../logger.js';
 
 /**
  * Everything a handler may read about a request, copied synchronously: uWS's `req` is only
@@ -80,6 +81,8 @@ export class Reply {
    * that carried this request (and maybe more requests pipelined behind it).
    */
   inCallback = false;
+  /** Headers every error answer of this request carries (CORS, so a browser can read why). */
+  errorHeaders: Record<string, string> = {};
   readonly #abortHandlers: (() => void)[] = [];
 
   /** `head`: a HEAD request gets every header of the answer, and its Content-Length, but no body. */
@@ -135,7 +138,10 @@ export class Reply {
     });
     if (waiting === 0 || this.aborted) return;
     if (waiting > this.limits.maxBufferedBytes) {
-      this.limits.log?.info({ status: r.status, bytes: body.length, waiting, max: this.limits.maxBufferedBytes }, 'closing a connection that does not read its answer');
+      this.limits.log?.info(
+        { status: r.status, bytes: body.length, waiting, max: this.limits.maxBufferedBytes },
+        'closing a connection that does not read its answer',
+      );
       this.res.close();
       return;
     }
@@ -151,7 +157,7 @@ export class Reply {
   }
 
   error(err: GatewayError, headers: Record<string, string> = {}): void {
-    const h = { ...headers };
+    const h = { ...this.errorHeaders, ...headers };
     if (err.retryAfter !== undefined) h['retry-after'] = String(err.retryAfter);
     this.json(err.status, { error: err.reason, code: err.code, message: err.message }, h);
   }
@@ -164,10 +170,33 @@ export interface HandlerOptions {
   trustProxy: ProxyTrust | false;
   /** Most bytes of one answer kept waiting for a slow reader before its connection is closed. */
   maxBufferedBytes: number;
-  /** Where a connection closed for not reading is logged. */
-  log?: Pick<Logger, 'info'>;
-  /** Called for every error answered, with the request (for the log line). */
-  onError?: (err: GatewayError, req: RequestInfo, cause: unknown) => void;
+  /** Where error answers and connections closed for not reading are logged. */
+  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /**
+   * The greppable product line of an error answer.
+   * @defaultValue `[api-error] reason=… status=… route=…` (the route's name, never its path:
+   * ids appear in paths)
+   */
+  errorLine?: (err: GatewayError, req: RequestInfo, route: string) => string;
+  /** Called for every error answered, after it is logged (for metrics). */
+  onError?: (err: GatewayError, req: RequestInfo) => void;
+}
+
+const apiErrorLine = (err: GatewayError, _req: RequestInfo, route: string) => `[api-error] ${kv({ reason: err.reason, status: err.status, route })}`;
+
+/**
+ * The one place an error answer is logged, by status as fastify's default error handler does:
+ * a 5xx is the service's fault (error, with the cause), a 4xx the client's (warn). Returns the
+ * registry error to answer with (a route that must answer otherwise, like the pixel, ignores it).
+ */
+export function reportError(route: string, opts: HandlerOptions, req: RequestInfo, cause: unknown): GatewayError {
+  const err = toGatewayError(cause);
+  const line = (opts.errorLine ?? apiErrorLine)(err, req, route);
+  const fields = { route, code: err.code, status: err.status, detail: err.message };
+  if (err.status >= 500) opts.log?.error({ ...fields, err: cause }, line);
+  else opts.log?.warn(fields, line);
+  opts.onError?.(err, req);
+  return err;
 }
 
 function readBody(res: HttpResponse, reply: Reply, declared: number, max: number): Promise<Buffer> {
@@ -199,9 +228,10 @@ export type Handler = (req: RequestInfo, reply: Reply) => Promise<void> | void;
 
 /**
  * Adapt an async handler to uWS: copy the request, register onAborted and onData before any
- * await, and turn anything thrown into the registry's error answer.
+ * await, and turn anything thrown into the registry's error answer, logged under `route` (a
+ * constant name such as `ingest.event`).
  */
-export function handle(opts: HandlerOptions, fn: Handler, paramCount = 0) {
+export function handle(route: string, opts: HandlerOptions, fn: Handler, paramCount = 0) {
   return (res: HttpResponse, req: HttpRequest): void => {
     const headers: Record<string, string> = {};
     req.forEach((k, v) => {
@@ -231,9 +261,7 @@ export function handle(opts: HandlerOptions, fn: Handler, paramCount = 0) {
     };
     const fail = (cause: unknown) => {
       if (reply.aborted) return;
-      const err = toGatewayError(cause);
-      opts.onError?.(err, info, cause);
-      reply.error(err);
+      reply.error(reportError(route, opts, info, cause));
     };
     reply.inCallback = true;
     try {

@@ -1,15 +1,16 @@
 import { z } from 'zod';
-import { GatewayError, InvalidJsonError, NotFoundError, StoreUnavailableError, UnknownAccountError, ValidationError } from '../errors.js';
+import { describeIssues, InvalidJsonError, NotFoundError, UnknownAccountError, ValidationError } from '../errors.js';
 import type { Account } from '../accounts.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
 import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, tokenCookie, zPersonId } from '../domain/visitor-token.js';
 import type { IdentityService } from '../identity/identity.service.js';
 import { kv } from '../logger.js';
+import { appendOr503 } from '../ingest/append.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
 import { handle, parseCookies, type RequestInfo } from './http.js';
 import { agentFacts } from '../ingest/index.js';
-import { logRejection } from './ingest.routes.js';
+import { ingestErrorOpts } from './ingest.routes.js';
 
 /** A listing slug: URL-safe characters only, never a dot segment (it is pasted into a URL path). */
 export const SLUG_RE = /^[A-Za-z0-9._~-]{1,256}$/;
@@ -47,7 +48,7 @@ async function jsonBody<T>(req: RequestInfo, schema: z.ZodType<T>): Promise<T> {
     throw new InvalidJsonError('body is not valid JSON');
   }
   const r = schema.safeParse(parsed);
-  if (!r.success) throw new ValidationError(r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+  if (!r.success) throw new ValidationError(describeIssues(r.error.issues));
   return r.data;
 }
 
@@ -61,11 +62,12 @@ function idOrEmpty(v: string | null | undefined): string {
  */
 export function identityRoutes(identity: IdentityService): RouteModule {
   return (app, ctx) => {
-    const opts = { ...ctx.handlerOpts, onError: (err: GatewayError, req: RequestInfo, cause: unknown) => logRejection(ctx, err, req, cause) };
+    const opts = ingestErrorOpts(ctx);
 
     app.get(
       '/listings/:slug/click',
       handle(
+        'listing-click',
         opts,
         async (req, reply) => {
           const now = Date.now();
@@ -109,29 +111,26 @@ export function identityRoutes(identity: IdentityService): RouteModule {
 
     app.post(
       '/api/tokens',
-      handle(opts, async (req, reply) => {
+      handle('tokens', opts, async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const body = await jsonBody(req, zMintTokenBody);
         const minted = await identity.mint(account, body.personId, body.ttlMs ?? DEFAULT_TOKEN_TTL_MS, Date.now());
         const shown = ctx.ids.personLogId(account.id, body.personId);
-        ctx.log.info({ account: account.id, person: shown, expiryMs: minted.expiryMs }, `[token-mint] ${kv({ account: account.id, person: shown, expiry: new Date(minted.expiryMs).toISOString() })}`);
+        ctx.log.info(
+          { account: account.id, person: shown, expiryMs: minted.expiryMs },
+          `[token-mint] ${kv({ account: account.id, person: shown, expiry: new Date(minted.expiryMs).toISOString() })}`,
+        );
         reply.json(200, { token: minted.token, expiryMs: minted.expiryMs, personId: body.personId });
       }),
     );
 
     app.post(
       '/api/identify',
-      handle(opts, async (req, reply) => {
+      handle('identify', opts, async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const body = await jsonBody(req, zIdentifyBody);
         const now = Date.now();
-        try {
-          await ctx.rows.append(account.id, [identity.identifyRow(account.id, body.visitorId, body.personId, body.confidence, now)]);
-        } catch (err) {
-          if (err instanceof GatewayError) throw err;
-          ctx.log.error({ err }, 'stream append failed');
-          throw Object.assign(new StoreUnavailableError('event store unavailable, retry later'), { retryAfter: 1 });
-        }
+        await appendOr503(() => ctx.rows.append(account.id, [identity.identifyRow(account.id, body.visitorId, body.personId, body.confidence, now)]));
         const visitor = ctx.ids.visitorLogId(account.id, body.visitorId);
         const person = ctx.ids.personLogId(account.id, body.personId);
         ctx.log.info({ account: account.id, visitor, person }, `[identify] ${kv({ account: account.id, visitor, person, confidence: body.confidence })}`);

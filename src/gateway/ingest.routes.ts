@@ -1,8 +1,8 @@
-import { ForbiddenOriginError, GatewayError, RateLimitedError, StoreUnavailableError, UnsupportedMediaTypeError } from '../errors.js';
+import { ForbiddenOriginError, RateLimitedError, UnsupportedMediaTypeError } from '../errors.js';
 import { kv } from '../logger.js';
 import { anyAccountAllows, corsHeaders } from './cors.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { bodyJson, handle, type RequestInfo } from './http.js';
+import { bodyJson, handle, reportError, type HandlerOptions } from './http.js';
 
 /** A 1×1 transparent GIF. */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -12,21 +12,22 @@ const PIXEL_HEADERS = {
   'cache-control': 'no-store, max-age=0',
 };
 
-export function logRejection(ctx: GatewayContext, err: GatewayError, req: RequestInfo, cause?: unknown): void {
-  ctx.metrics.inc('visitor_events_rejected_total', { reason: err.reason });
-  const level = err.status >= 500 ? 'error' : 'warn';
-  ctx.log[level](
-    { code: err.code, status: err.status, url: req.url, detail: err.message, err: err.status >= 500 ? cause : undefined },
-    `[v-event-error] ${kv({ reason: err.reason, status: err.status, path: req.url })}`,
-  );
+/**
+ * Error answers of the public ingest routes: counted by reason, logged as the greppable
+ * `[v-event-error]` product line.
+ */
+export function ingestErrorOpts(ctx: GatewayContext): HandlerOptions {
+  return {
+    ...ctx.handlerOpts,
+    errorLine: (err, req) => `[v-event-error] ${kv({ reason: err.reason, status: err.status, path: req.url })}`,
+    onError: (err) => ctx.metrics.inc('visitor_events_rejected_total', { reason: err.reason }),
+  };
 }
 
 function rateLimit(ctx: GatewayContext, ip: string): void {
   const wait = ctx.rateLimiter.take(ip);
   if (wait > 0) {
-    const e = new RateLimitedError(`too many requests from this client, retry in ${wait}s`);
-    e.retryAfter = wait;
-    throw e;
+    throw new RateLimitedError(`too many requests from this client, retry in ${wait}s`, { retryAfter: wait });
   }
 }
 
@@ -62,11 +63,11 @@ function pixelEvent(q: URLSearchParams): Record<string, unknown> {
 }
 
 export const ingestRoutes: RouteModule = (app, ctx) => {
-  const opts = { ...ctx.handlerOpts, onError: (err: GatewayError, req: RequestInfo, cause: unknown) => logRejection(ctx, err, req, cause) };
+  const opts = ingestErrorOpts(ctx);
 
   app.options(
     '/v/event',
-    handle(opts, (req, reply) => {
+    handle('event-preflight', opts, (req, reply) => {
       const origin = req.headers.origin;
       if (!origin || !anyAccountAllows(ctx.accounts.accounts, origin)) throw new ForbiddenOriginError(`origin ${origin ?? '(none)'} is not allowed`);
       reply.send({
@@ -83,38 +84,31 @@ export const ingestRoutes: RouteModule = (app, ctx) => {
 
   app.post(
     '/v/event',
-    handle(opts, async (req, reply) => {
+    handle('event', opts, async (req, reply) => {
       const origin = req.headers.origin;
       // Error answers carry CORS headers too, so a browser can read why it was refused.
       const cors = origin && anyAccountAllows(ctx.accounts.accounts, origin) ? corsHeaders(origin) : {};
-      try {
-        rateLimit(ctx, req.ip);
-        const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        if (ct !== 'application/json' && ct !== 'text/plain' && ct !== '') {
-          throw new UnsupportedMediaTypeError(`content-type must be application/json or text/plain, got ${ct}`);
-        }
-        const body = bodyJson(await req.body());
-        await ctx.ingest.accept(body, req, { origin, filterBots: true });
-        reply.send({ status: 204, headers: cors });
-      } catch (cause) {
-        if (reply.aborted) return;
-        const err = cause instanceof GatewayError ? cause : new StoreUnavailableError();
-        logRejection(ctx, err, req, cause);
-        reply.error(err, cors);
+      reply.errorHeaders = cors;
+      rateLimit(ctx, req.ip);
+      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (ct !== 'application/json' && ct !== 'text/plain' && ct !== '') {
+        throw new UnsupportedMediaTypeError(`content-type must be application/json or text/plain, got ${ct}`);
       }
+      const body = bodyJson(await req.body());
+      await ctx.ingest.accept(body, req, { origin, filterBots: true });
+      reply.send({ status: 204, headers: cors });
     }),
   );
 
   app.get(
     '/p.gif',
-    handle(opts, async (req, reply) => {
+    handle('pixel', opts, async (req, reply) => {
       // A pixel always answers with the image: the page must not show a broken one.
       try {
         rateLimit(ctx, req.ip);
         await ctx.ingest.accept(pixelEvent(req.query), req, { filterBots: true });
       } catch (cause) {
-        const err = cause instanceof GatewayError ? cause : new StoreUnavailableError();
-        logRejection(ctx, err, req, cause);
+        reportError('pixel', opts, req, cause);
       }
       reply.send({ status: 200, headers: PIXEL_HEADERS, body: PIXEL_GIF });
     }),

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { GatewayError, InvalidJsonError, NotFoundError, StoreUnavailableError, ValidationError } from '../errors.js';
+import { describeIssues, InvalidJsonError, NotFoundError, StoreUnavailableError, ValidationError } from '../errors.js';
 import { kv } from '../logger.js';
 import type { JobQueues } from '../adapters/queues/job-queues.js';
 import { zBackfillRequest, zPersonId } from '../adapters/queues/job.schema.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { bodyText, handle, routeParam, type HandlerOptions, type RequestInfo } from './http.js';
+import { bodyText, handle, routeParam } from './http.js';
 
 function queues(ctx: GatewayContext): JobQueues {
   if (!ctx.jobs) throw new StoreUnavailableError('job queues are not available in this process');
@@ -17,9 +17,7 @@ async function enqueue(ctx: GatewayContext, add: () => Promise<string>): Promise
     return await add();
   } catch (err) {
     ctx.log.error({ err }, '[jobs] could not add the job');
-    const e = new StoreUnavailableError('the job queue is unavailable, retry later');
-    e.retryAfter = 5;
-    throw e;
+    throw new StoreUnavailableError('the job queue is unavailable, retry later', { retryAfter: 5, cause: err });
   }
 }
 
@@ -30,15 +28,9 @@ async function enqueue(ctx: GatewayContext, add: () => Promise<string>): Promise
  * Person ids appear in these URLs, so error lines log the route, never the path.
  */
 export const jobsRoutes: RouteModule = (app, ctx) => {
-  const logError = (route: string) => (err: GatewayError, _req: RequestInfo, cause: unknown) => {
-    const level = err.status >= 500 ? 'error' : 'warn';
-    ctx.log[level]({ code: err.code, status: err.status, detail: err.message, err: err.status >= 500 ? cause : undefined }, `[api-error] ${kv({ reason: err.reason, status: err.status, route })}`);
-  };
-  const opts = (route: string, over: Partial<HandlerOptions> = {}): HandlerOptions => ({ ...ctx.handlerOpts, ...over, onError: logError(route) });
-
   app.post(
     '/api/backfill',
-    handle(opts('backfill', { maxBodyBytes: ctx.config.BACKFILL_MAX_BYTES }), async (req, reply) => {
+    handle('backfill', { ...ctx.handlerOpts, maxBodyBytes: ctx.config.BACKFILL_MAX_BYTES }, async (req, reply) => {
       const account = requireAdmin(ctx, req);
       const jobs = queues(ctx);
       const body = bodyText(await req.body());
@@ -55,7 +47,7 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
         }
       }
       const parsed = zBackfillRequest.safeParse(input);
-      if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+      if (!parsed.success) throw new ValidationError(describeIssues(parsed.error.issues));
       const jobId = await enqueue(ctx, () => jobs.addBackfill(account.id, parsed.data));
       const bytes = Buffer.byteLength(parsed.data.logs);
       ctx.log.info({ account: account.id, job: jobId, bytes }, `[jobs] ${kv({ queued: 'backfill', account: account.id, job: jobId, bytes })}`);
@@ -66,7 +58,8 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
   app.post(
     '/api/persons/:id/erase',
     handle(
-      opts('erase'),
+      'erase',
+      ctx.handlerOpts,
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const jobs = queues(ctx);
@@ -82,7 +75,8 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
   app.get(
     '/api/jobs/:id',
     handle(
-      opts('job-status'),
+      'job-status',
+      ctx.handlerOpts,
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const jobs = queues(ctx);

@@ -3,7 +3,8 @@ import type { Logger } from '../logger.js';
 import { kv } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { AccountRegistry } from '../accounts.js';
-import { ForbiddenOriginError, GatewayError, UnknownAccountError, ValidationError, toGatewayError } from '../errors.js';
+import { ForbiddenOriginError, GatewayError, UnknownAccountError, ValidationError } from '../errors.js';
+import { toGatewayError } from './error-map.js';
 import { presencePath } from '../domain/presence.rules.js';
 import {
   pageMessage,
@@ -329,7 +330,10 @@ export class LiveHub {
       // a newer one is behind this gateway, the sequence restarted (Redis lost its data).
       if (last > raw.seq && (ring.length === 0 || ring[0]!.seq !== raw.seq + 1)) {
         if (attempt < 2) continue;
-        this.log.warn({ account: ud.account, last, seq: raw.seq }, `[live] ${kv({ account: ud.account, restart: raw.seq })} presence sequence behind this gateway; restarting from the snapshot`);
+        this.log.warn(
+          { account: ud.account, last, seq: raw.seq },
+          `[live] ${kv({ account: ud.account, restart: raw.seq })} presence sequence behind this gateway; restarting from the snapshot`,
+        );
         this.#restart(ud.account, raw.seq);
         ring.length = 0;
       }
@@ -406,8 +410,14 @@ export function liveRoutes(hub: LiveHub): RouteModule {
     const reject = (res: uWS.HttpResponse, path: string, cause: unknown) => {
       const err: GatewayError = toGatewayError(cause);
       ctx.metrics.inc('visitor_live_rejected_total', { reason: err.reason });
-      ctx.log.warn({ code: err.code, status: err.status, path }, `[live-reject] ${kv({ reason: err.reason, status: err.status, path })}`);
-      res.writeStatus(statusLine(err.status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ error: err.reason, code: err.code, message: err.message }));
+      // By status, as `handle` logs: a 5xx is the service's fault and keeps its cause.
+      const line = `[live-reject] ${kv({ reason: err.reason, status: err.status, path })}`;
+      if (err.status >= 500) ctx.log.error({ code: err.code, status: err.status, path, err: cause }, line);
+      else ctx.log.warn({ code: err.code, status: err.status, path }, line);
+      res
+        .writeStatus(statusLine(err.status))
+        .writeHeader('content-type', 'application/json')
+        .end(JSON.stringify({ error: err.reason, code: err.code, message: err.message }));
     };
 
     const behavior = (scope: 'admin' | 'public'): uWS.WebSocketBehavior<LiveUserData> => ({
@@ -441,7 +451,10 @@ export function liveRoutes(hub: LiveHub): RouteModule {
       },
       open: (ws) => {
         const ud = ws.getUserData();
-        ctx.log.info({ account: ud.account, scope: ud.scope, page: ud.page }, `[live-open] ${kv({ account: ud.account, scope: ud.scope, page: ud.page ?? undefined })}`);
+        ctx.log.info(
+          { account: ud.account, scope: ud.scope, page: ud.page },
+          `[live-open] ${kv({ account: ud.account, scope: ud.scope, page: ud.page ?? undefined })}`,
+        );
         hub.attach(ws);
       },
       message: (ws, message, isBinary) => {
@@ -462,7 +475,11 @@ export function liveRoutes(hub: LiveHub): RouteModule {
           ud.garbage++;
           ctx.metrics.inc('visitor_live_garbage_total', { scope: ud.scope });
           // One line per client, not per message: a flood of garbage must not flood the log.
-          if (ud.garbage === 1) ctx.log.warn({ account: ud.account, scope: ud.scope }, `[live-garbage] ${kv({ account: ud.account, scope: ud.scope })} ignoring unknown client messages`);
+          if (ud.garbage === 1)
+            ctx.log.warn(
+              { account: ud.account, scope: ud.scope },
+              `[live-garbage] ${kv({ account: ud.account, scope: ud.scope })} ignoring unknown client messages`,
+            );
         }
       },
       close: (ws, code) => {

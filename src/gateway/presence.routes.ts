@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { kv } from '../logger.js';
-import { ValidationError, type GatewayError } from '../errors.js';
+import { describeIssues, ValidationError } from '../errors.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
 import type { PresenceStore } from '../adapters/redis/presence.store.js';
 import { presencePath } from '../domain/presence.rules.js';
 import { snapshotMessage, zLivePage, type LiveVisitorsResponse, type OnlineResponse } from '../domain/presence.messages.js';
 import type { RouteModule } from './context.js';
-import { handle, type RequestInfo } from './http.js';
+import { handle } from './http.js';
 import { requireAdmin } from './admin-auth.js';
 
 const zOnlineQuery = z.object({
@@ -25,7 +24,7 @@ function parseQuery<T extends z.ZodType>(schema: T, q: URLSearchParams): z.infer
   const obj: Record<string, string> = {};
   for (const [k, v] of q) if (k !== 'key' && k !== 'account' && v !== '') obj[k] = v;
   const parsed = schema.safeParse(obj);
-  if (!parsed.success) throw new ValidationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  if (!parsed.success) throw new ValidationError(describeIssues(parsed.error.issues, '', ''));
   return parsed.data;
 }
 
@@ -55,15 +54,9 @@ export async function recordedPeaks(ch: ClickHouseClient, account: string): Prom
 /** `GET /api/online` and `GET /api/visitors/live` (admin key; one key, one account). */
 export function presenceRoutes(store: PresenceStore): RouteModule {
   return (app, ctx) => {
-    const opts = {
-      ...ctx.handlerOpts,
-      onError: (err: GatewayError, req: RequestInfo) =>
-        ctx.log.warn({ code: err.code, status: err.status, path: req.url }, `[api-reject] ${kv({ reason: err.reason, status: err.status, path: req.url })}`),
-    };
-
     app.get(
       '/api/online',
-      handle(opts, async (req, reply) => {
+      handle('online', ctx.handlerOpts, async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const q = parseQuery(zOnlineQuery, req.query);
         const page = q.page === undefined ? null : presencePath(q.page);
@@ -97,7 +90,7 @@ export function presenceRoutes(store: PresenceStore): RouteModule {
 
     app.get(
       '/api/visitors/live',
-      handle(opts, async (req, reply) => {
+      handle('visitors-live', ctx.handlerOpts, async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const q = parseQuery(zVisitorsQuery, req.query);
         const page = q.page === undefined ? null : presencePath(q.page);

@@ -31,12 +31,18 @@ export class GatewayListenError extends Error {
 }
 
 /** Build the uWS app from route modules and listen. Resolves with the bound port. */
-export function startGateway(ctx: GatewayContext, modules: readonly RouteModule[], host: string, port: number, opts: ListenOptions = {}): Promise<GatewayServer> {
+export function startGateway(
+  ctx: GatewayContext,
+  modules: readonly RouteModule[],
+  host: string,
+  port: number,
+  opts: ListenOptions = {},
+): Promise<GatewayServer> {
   const app = uWS.App();
   for (const m of modules) m(app, ctx);
   app.any(
     '/*',
-    handle(ctx.handlerOpts, (req) => {
+    handle('not-found', ctx.handlerOpts, (req) => {
       throw new NotFoundError(`no route for ${req.method.toUpperCase()} ${req.url}`);
     }),
   );

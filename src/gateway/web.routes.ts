@@ -87,7 +87,7 @@ function serve(a: StaticAsset, req: RequestInfo, reply: Reply): void {
 export const webRoutes: RouteModule = (app, ctx: GatewayContext) => {
   const assets = loadAssets();
   for (const [path, a] of assets) {
-    const h = handle(ctx.handlerOpts, (req, reply) => serve(a, req, reply));
+    const h = handle('web.asset', ctx.handlerOpts, (req, reply) => serve(a, req, reply));
     app.get(path, h);
     app.head(path, h);
   }
@@ -95,7 +95,7 @@ export const webRoutes: RouteModule = (app, ctx: GatewayContext) => {
   // The page learns which account its key reaches (one key = one account) and the presence timing.
   app.get(
     '/api/me',
-    handle(ctx.handlerOpts, (req, reply) => {
+    handle('me', ctx.handlerOpts, (req, reply) => {
       const account = requireAdmin(ctx, req);
       reply.json(200, { account: account.id, heartbeatMs: account.presence.heartbeatMs, ttlMs: account.presence.ttlMs }, { 'cache-control': 'no-store' });
     }),

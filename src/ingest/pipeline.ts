@@ -1,7 +1,8 @@
 import type { Account, AccountRegistry } from '../accounts.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
 import { visitorEventLine } from '../domain/log-lines.js';
-import { ForbiddenError, GatewayError, StoreUnavailableError } from '../errors.js';
+import { ForbiddenError } from '../errors.js';
+import { appendOr503 } from './append.js';
 import type { Counter } from '../metrics.js';
 import type { AppendOutcome, StreamRow } from '../adapters/redis/row-stream.js';
 import { agentFacts, attribute } from './attribute.js';
@@ -115,15 +116,7 @@ export class IngestPipeline {
   }
 
   /** Step 4, append (with presence): a store failure is a 503 the client retries, never a loss. */
-  async #append(account: Account, rows: StreamRow[]): Promise<AppendOutcome[]> {
-    try {
-      return await this.ports.appender.append(account.id, rows, account.presence);
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      this.ports.log.error({ err, account: account.id }, 'stream append failed');
-      const e = new StoreUnavailableError('event store unavailable, retry later');
-      e.retryAfter = 1;
-      throw e;
-    }
+  #append(account: Account, rows: StreamRow[]): Promise<AppendOutcome[]> {
+    return appendOr503(() => this.ports.appender.append(account.id, rows, account.presence));
   }
 }

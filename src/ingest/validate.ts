@@ -1,14 +1,6 @@
-import type { z } from 'zod';
 import { AccountRegistry, type Account } from '../accounts.js';
 import { MAX_EVENTS_PER_REQUEST, zBeaconEvent, type BeaconEvent } from '../domain/event.schema.js';
-import { ForbiddenOriginError, TooManyEventsError, UnknownAccountError, ValidationError } from '../errors.js';
-
-function describe(issues: z.core.$ZodIssue[], prefix = ''): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => `${prefix}${i.path.join('.') || '(body)'}: ${i.message}`)
-    .join('; ');
-}
+import { describeIssues, ForbiddenOriginError, TooManyEventsError, UnknownAccountError, ValidationError } from '../errors.js';
 
 /**
  * Step 1, validate: a decoded body (one event or `{ "events": [ … ] }`) → events of one known
@@ -24,7 +16,7 @@ export function validateEvents(body: unknown, accounts: AccountRegistry): { acco
   const events: BeaconEvent[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const parsed = zBeaconEvent.safeParse(raw[i]);
-    if (!parsed.success) throw new ValidationError(describe(parsed.error.issues, raw.length > 1 ? `events.${i}.` : ''));
+    if (!parsed.success) throw new ValidationError(describeIssues(parsed.error.issues, raw.length > 1 ? `events.${i}.` : ''));
     events[i] = parsed.data;
   }
   const named = events[0]!.account;

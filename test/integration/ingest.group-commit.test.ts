@@ -4,7 +4,7 @@ import { connectRedis, redisReady, type RedisClient } from '../../src/adapters/r
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
 import { presenceFields } from '../../src/domain/presence.rules.js';
-import { StreamFullError } from '../../src/errors.js';
+import { StreamAtCapError } from '../../src/adapters/errors.js';
 import { startTestRedis, type TestRedis } from '../support/services.js';
 
 let redis: TestRedis;
@@ -68,7 +68,7 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
       stream.append(account, [row(200), row(201), row(202)]),
     ]);
     expect(await scriptCalls()).toBe(before + 1);
-    expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(StreamFullError) });
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(StreamAtCapError) });
     expect(results[1]).toEqual({ status: 'fulfilled', value: ['accepted', 'accepted', 'accepted'] });
     expect(await client.xlen(keys.eventStream(account))).toBe(98);
   });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CLASSES, GatewayError, InternalError, RateLimitedError, toGatewayError } from '../../src/errors.js';
+import { z } from 'zod';
+import { StoreUnreachableError, StreamAtCapError } from '../../src/adapters/errors.js';
+import { describeIssues, ERROR_CLASSES, GatewayError, InternalError, RateLimitedError, StoreUnavailableError, StreamFullError } from '../../src/errors.js';
+import { toGatewayError } from '../../src/gateway/error-map.js';
 
 describe('error registry', () => {
   it('has unique codes and reasons, each with a 4xx/5xx status and its class name', () => {
@@ -24,5 +27,34 @@ describe('error registry', () => {
     expect(toGatewayError(known)).toBe(known);
     expect(known).toBeInstanceOf(GatewayError);
     expect(known.status).toBe(429);
+  });
+
+  it('takes retryAfter and cause in the constructor', () => {
+    const cause = new Error('down');
+    const e = new StoreUnavailableError('retry later', { retryAfter: 1, cause });
+    expect(e.retryAfter).toBe(1);
+    expect(e.cause).toBe(cause);
+    expect(new RateLimitedError().retryAfter).toBeUndefined();
+  });
+
+  it('maps adapter errors: a full stream and an unreachable store are 503s, anything else a 500', () => {
+    const full = toGatewayError(new StreamAtCapError('at cap', 2));
+    expect(full).toBeInstanceOf(StreamFullError);
+    expect(full.retryAfter).toBe(2);
+    const down = toGatewayError(new StoreUnreachableError('redis', 'no'));
+    expect(down).toBeInstanceOf(StoreUnavailableError);
+    expect(down.retryAfter).toBe(1);
+    expect(toGatewayError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(StoreUnavailableError);
+    expect(toGatewayError(new Error("Stream isn't writeable and enableOfflineQueue options is false")).status).toBe(503);
+    expect(toGatewayError(new TypeError('x is undefined')).status).toBe(500);
+  });
+
+  it('describes zod issues in one line, with a prefix', () => {
+    const r = z.object({ a: z.number(), b: z.string() }).safeParse({ a: 'x' });
+    expect(r.success).toBe(false);
+    if (r.success) return;
+    expect(describeIssues(r.error.issues, 'events.0.')).toMatch(/^events\.0\.a: .+; events\.0\.b: .+$/);
+    const whole = z.number().safeParse('x');
+    if (!whole.success) expect(describeIssues(whole.error.issues, '', '(input)')).toMatch(/^\(input\): /);
   });
 });

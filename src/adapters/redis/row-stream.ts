@@ -1,4 +1,4 @@
-import { StreamFullError } from '../../errors.js';
+import { StreamAtCapError } from '../errors.js';
 import type { RedisClient } from './client.js';
 import { callScript } from './scripts.js';
 import { RedisKeys } from './keys.js';
@@ -203,10 +203,8 @@ export class RowStream {
           const w = b.waiters[i]!;
           const flags = String(out[i]);
           if (flags === 'F') {
-            const e = new StreamFullError('the event stream is at its cap, retry later');
             // Workers drain a full stream at tens of thousands of rows a second once ClickHouse is back.
-            e.retryAfter = STREAM_FULL_RETRY_AFTER_S;
-            w.reject(e);
+            w.reject(new StreamAtCapError('the event stream is at its cap, retry later', STREAM_FULL_RETRY_AFTER_S));
           } else {
             const o: AppendOutcome[] = new Array(w.rows);
             for (let k = 0; k < w.rows; k++) o[k] = flags.charCodeAt(k) === 100 /* d */ ? 'duplicate' : 'accepted';
