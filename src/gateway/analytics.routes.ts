@@ -238,8 +238,8 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
         ),
       );
       ctx.log.info(
-        { tool: 'record-recommendation', account: account.id, rows: rows.length },
-        `[record-recommendation] ${kv({ account: account.id, rows: rows.length, listings: [...new Set(rows.map((r) => r.listing))].length })}`,
+        { tool: 'record-recommendation', account: account.id, rows: rows.length, listings: new Set(rows.map((r) => r.listing)).size },
+        '[record-recommendation] recorded',
       );
       reply.json(202, { accepted: rows.length });
     }),

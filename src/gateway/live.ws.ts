@@ -202,7 +202,7 @@ export class LiveHub {
       // Published before the number the subscription started from: the snapshot has it.
       if (seq <= w.baseline && Date.now() < w.until) return;
       // An unseen number at or below the last one: the sequence restarted (Redis lost its data).
-      this.log.warn({ account, last, seq }, `[live] ${kv({ account, restart: seq })} presence sequence restarted; resync`);
+      this.log.warn({ account, last, seq }, '[live] presence sequence restarted; resync');
       this.#restart(account, seq);
       this.#resync(account);
       return;
@@ -228,7 +228,7 @@ export class LiveHub {
     }
     if (last !== undefined && seq > last + 1) {
       // Pub/sub lost messages (a reconnect to Redis): clients would drift, so they start over.
-      this.log.warn({ account, from: last, to: seq }, `[live] ${kv({ gap: seq - last - 1, account })} resync`);
+      this.log.warn({ account, from: last, to: seq, gap: seq - last - 1 }, '[live] presence sequence gap; resync');
       this.#resync(account);
     } else if (d) {
       this.#fanOut(account, d);
@@ -330,10 +330,7 @@ export class LiveHub {
       // a newer one is behind this gateway, the sequence restarted (Redis lost its data).
       if (last > raw.seq && (ring.length === 0 || ring[0]!.seq !== raw.seq + 1)) {
         if (attempt < 2) continue;
-        this.log.warn(
-          { account: ud.account, last, seq: raw.seq },
-          `[live] ${kv({ account: ud.account, restart: raw.seq })} presence sequence behind this gateway; restarting from the snapshot`,
-        );
+        this.log.warn({ account: ud.account, last, seq: raw.seq }, '[live] presence sequence behind this gateway; restarting from the snapshot');
         this.#restart(ud.account, raw.seq);
         ring.length = 0;
       }
@@ -451,10 +448,7 @@ export function liveRoutes(hub: LiveHub): RouteModule {
       },
       open: (ws) => {
         const ud = ws.getUserData();
-        ctx.log.info(
-          { account: ud.account, scope: ud.scope, page: ud.page },
-          `[live-open] ${kv({ account: ud.account, scope: ud.scope, page: ud.page ?? undefined })}`,
-        );
+        ctx.log.info({ account: ud.account, scope: ud.scope, page: ud.page }, '[live-open] client connected');
         hub.attach(ws);
       },
       message: (ws, message, isBinary) => {

@@ -98,7 +98,7 @@ export function bootJobWorkers(deps: JobWorkerDeps): JobWorkers {
     });
     w.on('error', (err: Error) => log.error({ err, queue: w.name }, '[jobs] worker error'));
   }
-  log.info({ queues: workers.map((w) => w.name), concurrency: config.JOB_CONCURRENCY }, `[jobs] workers started ${kv({ queues: workers.map((w) => w.name).join(','), concurrency: config.JOB_CONCURRENCY })}`);
+  log.info({ queues: workers.map((w) => w.name), concurrency: config.JOB_CONCURRENCY }, '[jobs] workers started');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -111,7 +111,7 @@ export function bootJobWorkers(deps: JobWorkerDeps): JobWorkers {
         abort.abort();
         drained = await Promise.race([closing, sleep(config.SHUTDOWN_TIMEOUT_MS * 0.2).then(() => false)]);
       }
-      log.info({ drained }, `[jobs] stopped ${kv({ drained })}`);
+      log.info({ drained }, '[jobs] stopped');
       connection.disconnect();
     })());
   return { workers, erased, stop };

@@ -114,9 +114,9 @@ export class PresenceSweeper {
       try {
         const r = await this.store.sweep(account);
         if (r.leaves > 0) this.metrics.inc('visitor_presence_leaves_total', { account }, r.leaves);
-        if (r.tabs > 0) this.log.info({ account, tabs: r.tabs, leaves: r.leaves }, `[presence-sweep] ${kv({ account, tabs: r.tabs, leaves: r.leaves })}`);
+        if (r.tabs > 0) this.log.info({ account, tabs: r.tabs, leaves: r.leaves }, '[presence-sweep] swept');
       } catch (err) {
-        this.log.error({ err, account }, `[presence-sweep] ${kv({ account, outcome: 'failed' })}`);
+        this.log.error({ err, account, outcome: 'failed' }, '[presence-sweep] failed');
       }
     }
     const slot = sampleSlot(Date.now(), this.opts.sampleMs);

@@ -147,7 +147,7 @@ export async function migrate(client: ClickHouseClient, log: Logger, opts: Migra
     const started = performance.now();
     for (const stmt of m.statements) await client.command({ query: renderStatement(stmt, opts) });
     await client.insert({ table: TABLES.migrations, values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
-    log.info({ version: m.version, name: m.name, ms: Math.round(performance.now() - started) }, `[migration] applied ${m.name}`);
+    log.info({ version: m.version, name: m.name, ms: Math.round(performance.now() - started) }, '[migration] applied');
     done.push(m.version);
   }
   for (const stmt of clusterStatements(opts)) await client.command({ query: stmt });
