@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { ConfigError } from './config.js';
 import { formatJsonError } from './json-error.js';
 
-export const zAccountId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'account id must match [a-z0-9-]{1,64}');
+import { zAccountId } from './domain/ids.js';
+
+export { zAccountId };
 
 const zOrigin = z
   .string()

@@ -4,9 +4,7 @@
  */
 import { z } from 'zod';
 
-/** Ids as the beacon accepts them (session, visitor, person, recommendation). */
-export const zAnalyticsId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9._:-]');
-export const zListingSlug = z.string().regex(/^[A-Za-z0-9._~-]{1,256}$/, 'listing must be a URL slug');
+import { zListingSlug, zPersonId, zRecId, zSessionId, zVisitorId } from './ids.js';
 export const zPagePath = z.string().min(1).max(2048).startsWith('/', 'path must start with /');
 
 const RELATIVE = /^(\d{1,6})(s|m|h|d|w)$/;
@@ -102,10 +100,10 @@ const zWhen = z.union([z.number().int().nonnegative(), z.string()]).transform((v
 export const zRecommendationInput = z
   .object({
     listing: zListingSlug,
-    recId: zAnalyticsId,
-    sessionId: zAnalyticsId.optional(),
-    personId: zAnalyticsId.optional(),
-    visitorId: zAnalyticsId.optional(),
+    recId: zRecId,
+    sessionId: zSessionId.optional(),
+    personId: zPersonId.optional(),
+    visitorId: zVisitorId.optional(),
     ts: zWhen.optional(),
   })
   .refine((r) => r.sessionId || r.personId || r.visitorId, 'give at least one of sessionId, personId, visitorId');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { zAccountId } from '../accounts.js';
+import { zAccountId, zListingSlug, zRecId, zSegment, zSessionId, zVisitorId } from './ids.js';
 
 export const EVENT_TYPES = [
   'pageview',
@@ -20,7 +20,6 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const MAX_PROPS_BYTES = 2048;
 export const MAX_EVENTS_PER_REQUEST = 20;
 
-const zId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9._:-]');
 const zText = (max: number) => z.string().max(max);
 
 const zProps = z
@@ -32,8 +31,8 @@ const zProps = z
 export const zBeaconEvent = z.object({
   account: zAccountId,
   type: z.enum(EVENT_TYPES),
-  sessionId: zId,
-  visitorId: zId,
+  sessionId: zSessionId,
+  visitorId: zVisitorId,
   path: z.string().min(1).max(2048).startsWith('/', 'path must start with /'),
   eventId: z.uuid().optional(),
   ts: z.number().int().nonnegative().optional(),
@@ -43,10 +42,10 @@ export const zBeaconEvent = z.object({
   label: zText(128).optional(),
   depth: z.union([z.literal(25), z.literal(50), z.literal(75), z.literal(100)]).optional(),
   dwellMs: z.number().int().min(0).max(86_400_000).optional(),
-  listing: z.string().regex(/^[A-Za-z0-9._~-]{1,256}$/, 'listing must be a URL slug').optional(),
-  rec: zId.optional(),
+  listing: zListingSlug.optional(),
+  rec: zRecId.optional(),
   /** A visitor trait such as home region, for presence breakdowns. */
-  segment: z.string().regex(/^[A-Za-z0-9 _.-]{1,64}$/).optional(),
+  segment: zSegment.optional(),
   props: zProps.optional(),
 });
 

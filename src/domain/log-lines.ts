@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { zAccountId } from '../accounts.js';
-import { zAnalyticsId, zListingSlug } from './analytics.schema.js';
-import { zPersonId } from './visitor-token.js';
+import { zAccountId, zListingSlug, zPersonId, zRecId, zSessionId } from './ids.js';
 import type { StoredEvent } from './stored-event.js';
 
 /** `key=value` pairs for the greppable `[tag] k=v …` lines; values are sanitised to one token. */
@@ -95,7 +93,7 @@ const TS_RE = /^\s*(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?)(Z|
  * (`{x:String}`, `../../x`) that the beacon, the admin API or a token would refuse. Person ids
  * follow the token's schema, the stricter of the two (the erasure job's accepts any printable id).
  */
-const ID_SCHEMAS = { account: zAccountId, session: zAnalyticsId, listing: zListingSlug, rec: zAnalyticsId, person: zPersonId } as const;
+const ID_SCHEMAS = { account: zAccountId, session: zSessionId, listing: zListingSlug, rec: zRecId, person: zPersonId } as const;
 
 /** Canonical key ← the spellings accepted in a line. */
 const KEY_ALIASES: Record<string, keyof Pick<LogRecord, 'account' | 'session' | 'listing' | 'rec' | 'person'>> = {

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import { OPAQUE_ID_RE } from './ids.js';
 
 /**
  * Signed visitor tokens: `v1.<personId>.<expiryMs>.<sig>`, where sig is the base64url
@@ -14,11 +14,6 @@ export const DEFAULT_TOKEN_TTL_MS = 30 * 86_400_000;
 /** Longest lifetime a token may be minted with; revocation after erasure relies on this cap. */
 export const MAX_TOKEN_TTL_MS = 365 * 86_400_000;
 
-/**
- * Person ids: the event schema's id alphabet. Dots are allowed (e.g. `crm.42`): the token is
- * parsed from both ends, so only the version, expiry and signature positions are fixed.
- */
-export const zPersonId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'personId must be 1-128 of [A-Za-z0-9._:-]');
 
 export type RejectReason = 'bad-sig' | 'expired' | 'malformed' | 'revoked';
 
@@ -28,7 +23,6 @@ export type TokenCheck =
 
 const SIG_LEN = 43; // base64url of 32 bytes, unpadded
 const MAX_TOKEN_LEN = 3 + 128 + 1 + 15 + 1 + SIG_LEN;
-const PERSON_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const EXPIRY_RE = /^[1-9][0-9]{0,14}$/;
 const SIG_RE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -39,7 +33,7 @@ function mac(secret: Buffer, payload: string): Buffer {
 /** Sign a token for `personId` valid until `expiryMs` (epoch ms). */
 export function signToken(secret: Buffer, personId: string, expiryMs: number): string {
   if (secret.length !== SECRET_BYTES) throw new Error(`token secret must be ${SECRET_BYTES} bytes`);
-  if (!PERSON_RE.test(personId)) throw new Error('invalid person id');
+  if (!OPAQUE_ID_RE.test(personId)) throw new Error('invalid person id');
   if (!Number.isSafeInteger(expiryMs) || !EXPIRY_RE.test(String(expiryMs))) throw new Error('invalid expiry');
   const payload = `${TOKEN_VERSION}.${personId}.${expiryMs}`;
   return `${payload}.${mac(secret, payload).toString('base64url')}`;
@@ -62,7 +56,7 @@ export function parseToken(token: string): ParsedToken | undefined {
   const personId = token.slice(TOKEN_VERSION.length + 1, expDot);
   const expiry = token.slice(expDot + 1, sigDot);
   const sig = token.slice(sigDot + 1);
-  if (!PERSON_RE.test(personId) || !EXPIRY_RE.test(expiry) || sig.length !== SIG_LEN || !SIG_RE.test(sig)) return undefined;
+  if (!OPAQUE_ID_RE.test(personId) || !EXPIRY_RE.test(expiry) || sig.length !== SIG_LEN || !SIG_RE.test(sig)) return undefined;
   const expiryMs = Number(expiry);
   if (!Number.isSafeInteger(expiryMs)) return undefined;
   return { payload: token.slice(0, sigDot), personId, expiryMs, sig: Buffer.from(sig, 'latin1') };

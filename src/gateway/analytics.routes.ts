@@ -15,9 +15,9 @@ import type { Account } from '../accounts.js';
 import { AnalyticsStore } from '../adapters/clickhouse/analytics.store.js';
 import { QueryTimeLimitError } from '../adapters/clickhouse/queries.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
+import { zPersonId, zSessionId } from '../domain/ids.js';
 import {
   MAX_RECOMMENDATIONS_PER_REQUEST,
-  zAnalyticsId,
   zBriefingQuery,
   zCtrQuery,
   zEngagementQuery,
@@ -104,7 +104,7 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
       ctx.handlerOpts,
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
-        const person = routeParam(req.params[0], zAnalyticsId, 'person id');
+        const person = routeParam(req.params[0], zPersonId, 'person id');
         const q = parse(zPersonSessionsQuery, queryObject(req.query));
         const out = await run(
           'recent-by-person',
@@ -170,7 +170,7 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
       ctx.handlerOpts,
       async (req, reply) => {
         const account = requireAdmin(ctx, req);
-        const session = routeParam(req.params[0], zAnalyticsId, 'session id');
+        const session = routeParam(req.params[0], zSessionId, 'session id');
         const q = parse(zSessionDetailQuery, queryObject(req.query));
         const out = await run(
           'session-detail',

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { describeIssues, InvalidJsonError, NotFoundError, UnknownAccountError, ValidationError } from '../errors.js';
 import type { Account } from '../accounts.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
-import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, tokenCookie, zPersonId } from '../domain/visitor-token.js';
+import { LISTING_SLUG_RE as SLUG_RE, OPAQUE_ID_RE as ID_RE, zPersonId, zVisitorId } from '../domain/ids.js';
+import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, tokenCookie } from '../domain/visitor-token.js';
 import type { IdentityService } from '../identity/identity.service.js';
 import { kv } from '../logger.js';
 import { appendOr503 } from '../ingest/append.js';
@@ -12,9 +13,6 @@ import { handle, parseCookies, type RequestInfo } from './http.js';
 import { agentFacts } from '../ingest/index.js';
 import { ingestErrorOpts } from './ingest.routes.js';
 
-/** A listing slug: URL-safe characters only, never a dot segment (it is pasted into a URL path). */
-export const SLUG_RE = /^[A-Za-z0-9._~-]{1,256}$/;
-const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The snippet's first-party visitor cookie (fallback when localStorage is unavailable). */
 export const VISITOR_COOKIE = 'mxy_a';
 /** Label of every click recorded by the click route (CTR = events with rec_id != ''). */
@@ -27,7 +25,7 @@ export const zMintTokenBody = z.object({
 });
 
 export const zIdentifyBody = z.object({
-  visitorId: z.string().regex(ID_RE, 'visitorId must be 1-128 of [A-Za-z0-9._:-]'),
+  visitorId: zVisitorId,
   personId: zPersonId,
   /** How sure the operator is (their login: 1). @defaultValue 1 */
   confidence: z.number().min(0).max(1).default(1),

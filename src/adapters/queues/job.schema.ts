@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { zAccountId } from '../../accounts.js';
+import { zAccountId, zPersonId } from '../../domain/ids.js';
 
 /**
  * Queue and job names, payload schemas and result shapes shared by the gateway (which adds
@@ -12,12 +12,6 @@ export const QUEUES = {
 
 export type QueueKey = keyof typeof QUEUES;
 
-/** Person ids are opaque; printable, bounded, never empty (an empty id means "unknown" everywhere). */
-export const zPersonId = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'person id must be printable without spaces');
 
 export const zErasePersonJob = z.object({
   account: zAccountId,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { zAccountId } from '../../accounts.js';
+import { zAccountId } from '../../domain/ids.js';
 import { SECRET_BYTES } from '../../domain/visitor-token.js';
 
 /** File names under `DATA_DIR/credentials/<account>/`. */
