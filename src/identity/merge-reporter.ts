@@ -7,7 +7,7 @@ import { FLUSH_GROUP, type RedisKeys } from '../adapters/redis/keys.js';
 import type { RedisClient } from '../adapters/redis/client.js';
 import type { ErasedStore } from '../adapters/redis/erased.store.js';
 import type { Pseudonyms } from '../domain/pseudonym.js';
-import type { FlushRow, RowFilter } from '../../workers/flush/stream.flusher.js';
+import type { FlushRow, RowFilter } from '../adapters/redis/stream-entry.js';
 import { asEdgeRow, type EdgeSource } from './edge.js';
 import { BINDING_TTL_S, parseBinding } from './identity.service.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlushRow, parseEntries, readStringField } from '../../workers/flush/stream-entry.js';
+import { FlushRow, parseEntries, readStringField } from '../../src/adapters/redis/stream-entry.js';
 
 const entry = (json: string) => ({ stream: 's', id: '1-0', table: 'events', json, redelivered: false });
 

@@ -6,9 +6,8 @@ import { isCluster, type RedisClient } from '../../src/adapters/redis/client.js'
 import { FLUSH_GROUP, type RedisKeys } from '../../src/adapters/redis/keys.js';
 import { TABLES } from '../../src/adapters/clickhouse/tables.js';
 import { insertJsonLines } from '../../src/adapters/clickhouse/client.js';
-import { FlushRow, parseEntries, type StreamEntry } from './stream-entry.js';
+import { FlushRow, parseEntries, type RowFilter, type StreamEntry } from '../../src/adapters/redis/stream-entry.js';
 
-export { FlushRow };
 
 export interface FlusherOptions {
   /** Flush when this many entries are buffered… */
@@ -26,12 +25,6 @@ export interface FlusherOptions {
   afterInsert?: (entries: readonly StreamEntry[]) => void;
 }
 
-/**
- * Decides which rows of a batch are dropped (e.g. rows of an erased person still in the stream).
- * Rows reach ClickHouse as the JSON text they were stored as: a filter reads the fields it needs
- * with `row.field(name)` (ids, read without parsing the row) or, rarely, `row.parsed()`.
- */
-export type RowFilter = (rows: FlushRow[]) => Promise<FlushRow[]>;
 
 /** Tables a stream row may target; anything else is a bug or forgery and is logged and dropped. */
 const WRITABLE = new Set<string>(Object.values(TABLES));

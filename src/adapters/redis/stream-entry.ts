@@ -85,3 +85,10 @@ export class FlushRow {
     return this.#parsed ?? undefined;
   }
 }
+
+/**
+ * Decides which rows of a batch are dropped (e.g. rows of an erased person still in the stream).
+ * Rows reach ClickHouse as the JSON text they were stored as: a filter reads the fields it needs
+ * with `row.field(name)` (ids, read without parsing the row) or, rarely, `row.parsed()`.
+ */
+export type RowFilter = (rows: FlushRow[]) => Promise<FlushRow[]>;
