@@ -14,7 +14,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { bootJobWorkers } from '../../workers/jobs/boot.js';
-import type { ErasureResult } from '../../src/adapters/queues/job.schema.js';
+import type { ErasureResult } from '../../src/domain/job-results.js';
 import { CHDB_PATH, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
 import { useFixture } from '../support/fixture.js';
 

@@ -3,7 +3,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { kv, type Logger } from '../../src/logger.js';
 import { TABLES } from '../../src/adapters/clickhouse/tables.js';
 import type { ErasedStore } from '../../src/adapters/redis/erased.store.js';
-import { zBackfillJob, type BackfillJob, type BackfillResult, type JobProgress } from '../../src/adapters/queues/job.schema.js';
+import { zBackfillJob, type BackfillJob, type JobProgress } from '../../src/adapters/queues/job.schema.js';
+import type { BackfillResult } from '../../src/domain/job-results.js';
 import { clickEventId, parseLogText, recKey, type LogRecord } from '../../src/domain/log-lines.js';
 import { chTime } from '../../src/domain/stored-event.js';
 

@@ -6,7 +6,8 @@ import { kv, type Logger } from '../../src/logger.js';
 import { TABLES } from '../../src/adapters/clickhouse/tables.js';
 import type { AofOutcome } from '../../src/adapters/redis/aof.js';
 import type { ErasedStore } from '../../src/adapters/redis/erased.store.js';
-import { zErasePersonJob, type ErasePersonJob, type ErasureResult, type JobProgress } from '../../src/adapters/queues/job.schema.js';
+import { zErasePersonJob, type ErasePersonJob, type JobProgress } from '../../src/adapters/queues/job.schema.js';
+import type { ErasureResult } from '../../src/domain/job-results.js';
 import {
   cleanupSql,
   countSql,

@@ -8,12 +8,11 @@ import {
   queueOfJobId,
   type BackfillJob,
   type BackfillRequest,
-  type BackfillResult,
   type ErasePersonJob,
-  type ErasureResult,
   type JobProgress,
   type QueueKey,
 } from './job.schema.js';
+import type { BackfillResult, ErasureResult } from '../../domain/job-results.js';
 
 /**
  * BullMQ key prefix. The `{jobs}` hash tag puts every key of every queue in one Redis Cluster

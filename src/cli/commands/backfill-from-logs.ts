@@ -1,17 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { flag, UsageError, type CliCommand } from '../command.js';
+import type { BackfillResult } from '../../domain/job-results.js';
 import { waitForJob } from './job-wait.js';
 
-interface BackfillResultView {
-  recWritten: number;
-  clickWritten: number;
-  skipped: number;
-  invalid: number;
-  skippedReasons?: Record<string, number>;
-  invalidReasons?: Record<string, number>;
-  ignored?: number;
-  lines?: number;
-}
 
 /** `visitor backfill-from-logs <file> [--from ISO] [--to ISO] [--wait]`: send a local log file (POST /api/backfill). */
 export const backfillFromLogsCommand: CliCommand = {
@@ -39,7 +30,7 @@ export const backfillFromLogsCommand: CliCommand = {
     if (!args.flags.wait) return { json: { jobId }, table: { columns: ['jobId'], rows: [[jobId]] }, notes: [`follow it with: visitor job-status ${jobId}`] };
     const timeout = flag(args, 'timeout');
     const s = await waitForJob(api, jobId, io.stderr, { timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
-    const r = s.result as BackfillResultView;
+    const r = s.result as BackfillResult;
     return {
       json: { jobId, ...s },
       table: { columns: ['recWritten', 'clickWritten', 'skipped', 'invalid'], rows: [[r.recWritten, r.clickWritten, r.skipped, r.invalid]] },

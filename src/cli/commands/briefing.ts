@@ -1,4 +1,4 @@
-import type { Briefing } from '../../adapters/clickhouse/analytics.store.js';
+import type { Briefing } from '../../domain/analytics.api.js';
 import { flag, type CliCommand } from '../command.js';
 import { duration, intFlag, shortTime, whoLabel } from '../analytics.format.js';
 

@@ -1,4 +1,4 @@
-import type { EngagementQueue } from '../../adapters/clickhouse/analytics.store.js';
+import type { EngagementQueue } from '../../domain/analytics.api.js';
 import type { CliCommand } from '../command.js';
 import { duration, fixed, intFlag, shortTime, whoLabel } from '../analytics.format.js';
 

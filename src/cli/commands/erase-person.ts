@@ -1,14 +1,7 @@
 import { flag, UsageError, type CliCommand } from '../command.js';
+import type { ErasureResult } from '../../domain/job-results.js';
 import { waitForJob } from './job-wait.js';
 
-interface ErasureResultView {
-  tables: Record<string, number>;
-  totalRows: number;
-  visitors: number;
-  sessions: number;
-  streamEntries: number;
-  presenceEntries: number;
-}
 
 /** `visitor erase-person <personId> [--wait]`: queue the erasure of a person (POST /api/persons/:id/erase). */
 export const erasePersonCommand: CliCommand = {
@@ -27,7 +20,7 @@ export const erasePersonCommand: CliCommand = {
     if (!args.flags.wait) return { json: { jobId }, table: { columns: ['jobId'], rows: [[jobId]] }, notes: [`follow it with: visitor job-status ${jobId}`] };
     const timeout = flag(args, 'timeout');
     const s = await waitForJob(api, jobId, io.stderr, { timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
-    const r = s.result as ErasureResultView;
+    const r = s.result as ErasureResult;
     return {
       json: { jobId, ...s },
       table: { columns: ['table', 'rows removed'], rows: Object.entries(r.tables ?? {}).map(([t, n]) => [t, n]) },

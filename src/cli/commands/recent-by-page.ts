@@ -1,4 +1,4 @@
-import type { PageVisitors } from '../../adapters/clickhouse/analytics.store.js';
+import type { PageVisitors } from '../../domain/analytics.api.js';
 import { UsageError, flag, type CliCommand } from '../command.js';
 import { duration, intFlag, shortTime, whoLabel } from '../analytics.format.js';
 

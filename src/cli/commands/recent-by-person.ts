@@ -1,4 +1,4 @@
-import type { PersonSessions } from '../../adapters/clickhouse/analytics.store.js';
+import type { PersonSessions } from '../../domain/analytics.api.js';
 import { UsageError, type CliCommand } from '../command.js';
 import { duration, intFlag, shortTime } from '../analytics.format.js';
 

@@ -1,4 +1,4 @@
-import type { CtrReport } from '../../adapters/clickhouse/analytics.store.js';
+import type { CtrReport } from '../../domain/analytics.api.js';
 import { flag, type CliCommand } from '../command.js';
 import { percent, shortTime } from '../analytics.format.js';
 

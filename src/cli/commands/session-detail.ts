@@ -1,4 +1,4 @@
-import type { SessionDetail } from '../../adapters/clickhouse/analytics.store.js';
+import type { SessionDetail } from '../../domain/analytics.api.js';
 import { UsageError, type CliCommand } from '../command.js';
 import { clipText, duration, intFlag, shortTime } from '../analytics.format.js';
 
