@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { sha256Hex } from '../../src/accounts.js';
+import { sha256Hex } from '../../src/domain/account.js';
 import { freePort, startLocalRedis, type LocalRedis } from '../../src/adapters/redis/launcher.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { createLogger } from '../../src/logger.js';

@@ -22,7 +22,7 @@
  * A person is every visitor whose newest identity edge points at them (plus visitors known only
  * from their signed cookie); an unbound visitor is ranked alone.
  */
-import type { Account } from '../accounts.js';
+import type { Account } from './account.js';
 
 export interface EngagementParams {
   /** Recency half-life in days, per account (`engagement.halfLifeDays`). @defaultValue 7 */

@@ -1,4 +1,4 @@
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { GatewayContext } from './context.js';
 import type { RequestInfo } from './http.js';

@@ -11,7 +11,7 @@ import {
 } from '../errors.js';
 import { kv } from '../logger.js';
 import { appendOr503 } from '../ingest/append.js';
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import { AnalyticsStore } from '../adapters/clickhouse/analytics.store.js';
 import { QueryTimeLimitError } from '../adapters/clickhouse/queries.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';

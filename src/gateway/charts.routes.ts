@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { describeIssues, StoreUnavailableError, ValidationError } from '../errors.js';
 import { kv } from '../logger.js';
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import { ChartsStore } from '../adapters/clickhouse/charts.store.js';
 import { zOnlineSeriesQuery, zSeriesQuery, zTopPagesQuery } from '../domain/charts.schema.js';
 import { requireAdmin } from './admin-auth.js';

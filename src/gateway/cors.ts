@@ -1,4 +1,4 @@
-import { AccountRegistry, type Account } from '../accounts.js';
+import { AccountRegistry, type Account } from '../domain/account.js';
 
 /** CORS answer headers for an origin an account allows (credentials allowed, so never `*`). */
 export function corsHeaders(origin: string | undefined): Record<string, string> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describeIssues, InvalidJsonError, NotFoundError, UnknownAccountError, ValidationError } from '../errors.js';
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
 import { LISTING_SLUG_RE as SLUG_RE, OPAQUE_ID_RE as ID_RE, zPersonId, zVisitorId } from '../domain/ids.js';
 import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, tokenCookie } from '../domain/visitor-token.js';

@@ -2,7 +2,7 @@ import uWS, { type TemplatedApp, type WebSocket } from 'uWebSockets.js';
 import type { Logger } from '../logger.js';
 import { kv } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { AccountRegistry } from '../accounts.js';
+import { AccountRegistry } from '../domain/account.js';
 import { ForbiddenOriginError, GatewayError, UnknownAccountError, ValidationError } from '../errors.js';
 import { toGatewayError } from './error-map.js';
 import { presencePath } from '../domain/presence.rules.js';

@@ -1,4 +1,4 @@
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import { kv, type Logger } from '../logger.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
 import type { RedisClient } from '../adapters/redis/client.js';

@@ -1,6 +1,6 @@
 import { isbot } from 'isbot';
 import { userAgentFacts, type IngestContext, type UserAgentFacts } from '../domain/event.normalize.js';
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import { TOKEN_COOKIE } from '../domain/visitor-token.js';
 import type { IngestRequest, IngestPorts } from './ports.js';
 

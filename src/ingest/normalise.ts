@@ -1,4 +1,4 @@
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
 import { rowJson, type StreamRow } from '../adapters/redis/row-stream.js';
 import { clampTs, normalizeEvent, requestParts, type IngestContext } from '../domain/event.normalize.js';

@@ -1,4 +1,4 @@
-import type { Account, AccountRegistry } from '../accounts.js';
+import type { Account, AccountRegistry } from '../domain/account.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
 import { visitorEventLine } from '../domain/log-lines.js';
 import { ForbiddenError } from '../errors.js';

@@ -1,4 +1,4 @@
-import type { Account } from '../accounts.js';
+import type { Account } from '../domain/account.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { StoredEvent } from '../domain/stored-event.js';

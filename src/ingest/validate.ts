@@ -1,4 +1,4 @@
-import { AccountRegistry, type Account } from '../accounts.js';
+import { AccountRegistry, type Account } from '../domain/account.js';
 import { MAX_EVENTS_PER_REQUEST, zBeaconEvent, type BeaconEvent } from '../domain/event.schema.js';
 import { describeIssues, ForbiddenOriginError, TooManyEventsError, UnknownAccountError, ValidationError } from '../errors.js';
 

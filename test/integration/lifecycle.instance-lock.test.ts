@@ -11,7 +11,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../src/accounts.js';
+import { sha256Hex } from '../../src/domain/account.js';
 import { alive } from '../../src/adapters/redis/launcher.js';
 import { useFixture } from '../support/fixture.js';
 import { startInstanceProcess, type ServiceProcess } from '../support/processes.js';

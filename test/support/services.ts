@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { sha256Hex, type Account } from '../../src/accounts.js';
+import { sha256Hex, type Account } from '../../src/domain/account.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/launcher.js';

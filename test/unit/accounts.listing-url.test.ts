@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { zAccount } from '../../src/accounts.js';
+import { zAccount } from '../../src/domain/account.js';
 import { listingLocation } from '../../src/gateway/identity.routes.js';
 
 describe('listingUrl templates', () => {

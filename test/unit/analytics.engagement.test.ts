@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { zAccount } from '../../src/accounts.js';
+import { zAccount } from '../../src/domain/account.js';
 import { ENGAGEMENT_DEFAULTS, engagementParams, engagementScore, engagementViewParams } from '../../src/domain/engagement.js';
 
 const DAY = 86_400_000;

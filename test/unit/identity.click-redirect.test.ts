@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { zAccount } from '../../src/accounts.js';
+import { zAccount } from '../../src/domain/account.js';
 import { listingLocation, zIdentifyBody, zMintTokenBody } from '../../src/gateway/identity.routes.js';
 
 const account = zAccount.parse({ id: 'acme', listingUrl: 'https://acme.example/listings/{slug}?src=rec' });

@@ -6,11 +6,15 @@ import { LISTING_SLUG_RE, OPAQUE_ID_RE, SEGMENT_RE, zAccountId, zPersonId, zRecI
 
 const REDIS_DIR = path.resolve(import.meta.dirname, '../../redis');
 const luaFiles = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? luaFiles(path.join(dir, e.name)) : e.name.endsWith('.lua') ? [path.join(dir, e.name)] : []));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? luaFiles(path.join(dir, e.name)) : e.name.endsWith('.lua') ? [path.join(dir, e.name)] : [],
+  );
 const lua = luaFiles(REDIS_DIR).map((f) => ({ file: path.relative(REDIS_DIR, f), text: readFileSync(f, 'utf8') }));
 
 /** Every literal a script splits a stored value on: `string.find(x, 'c', 1, true)`. */
-const separators = lua.flatMap(({ file, text }) => [...text.matchAll(/string\.find\(\s*\w+\s*,\s*'([^']+)'\s*,\s*1\s*,\s*true\s*\)/g)].map((m) => ({ file, sep: m[1]! })));
+const separators = lua.flatMap(({ file, text }) =>
+  [...text.matchAll(/string\.find\(\s*\w+\s*,\s*'([^']+)'\s*,\s*1\s*,\s*true\s*\)/g)].map((m) => ({ file, sep: m[1]! })),
+);
 
 const ids = { account: zAccountId, session: zSessionId, visitor: zVisitorId, person: zPersonId, rec: zRecId };
 

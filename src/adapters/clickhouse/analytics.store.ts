@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { ENGAGEMENT_FORMULA, engagementParams, engagementViewParams, type EngagementParams } from '../../domain/engagement.js';
 import { summariseSession, type SessionSummary, type TimelineEvent } from '../../domain/session-summary.js';
 import { chTime } from '../../domain/stored-event.js';
-import type { Account } from '../../accounts.js';
+import type { Account } from '../../domain/account.js';
 import { runQuery, type RunQueryOptions } from './queries.js';
 import type { Who, PersonSessions, PageVisitors, EngagementQueue, CtrReport, SessionDetail, Briefing } from '../../domain/analytics.api.js';
 
