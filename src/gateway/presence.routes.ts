@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { ClickHouseClient } from '@clickhouse/client';
 import { describeIssues, ValidationError } from '../errors.js';
-import { TABLES } from '../adapters/clickhouse/tables.js';
+import { recordedPeaks, type RecordedPeaks } from '../adapters/clickhouse/presence-peaks.store.js';
 import type { PresenceStore } from '../adapters/redis/presence.store.js';
 import { presencePath } from '../domain/presence.rules.js';
 import { snapshotMessage, zLivePage, type LiveVisitorsResponse, type OnlineResponse } from '../domain/presence.messages.js';
@@ -26,29 +25,6 @@ function parseQuery<T extends z.ZodType>(schema: T, q: URLSearchParams): z.infer
   const parsed = schema.safeParse(obj);
   if (!parsed.success) throw new ValidationError(describeIssues(parsed.error.issues, '', ''));
   return parsed.data;
-}
-
-export interface RecordedPeaks {
-  day: number;
-  week: number;
-  month: number;
-}
-
-/** Peaks recorded by the sweeper for the current UTC day, ISO week and month. */
-export async function recordedPeaks(ch: ClickHouseClient, account: string): Promise<RecordedPeaks> {
-  const rs = await ch.query({
-    query: `SELECT period, max(peak) AS peak FROM ${TABLES.presencePeaks}
-            WHERE account_id = {account:String}
-              AND ((period = 'day' AND period_start = toDate(now('UTC')))
-                OR (period = 'week' AND period_start = toMonday(now('UTC')))
-                OR (period = 'month' AND period_start = toStartOfMonth(now('UTC'))))
-            GROUP BY period`,
-    query_params: { account },
-    format: 'JSONEachRow',
-  });
-  const out: RecordedPeaks = { day: 0, week: 0, month: 0 };
-  for (const r of await rs.json<{ period: keyof RecordedPeaks; peak: number | string }>()) out[r.period] = Number(r.peak);
-  return out;
 }
 
 /** `GET /api/online` and `GET /api/visitors/live` (admin key; one key, one account). */

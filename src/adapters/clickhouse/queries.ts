@@ -21,6 +21,7 @@ export const QUERY_NAMES = [
   'top-pages',
   'ctr-series',
   'online-series',
+  'recorded-peaks',
 ] as const;
 
 export type QueryName = (typeof QUERY_NAMES)[number];
