@@ -23,8 +23,8 @@ import { GatewayWorkers } from './gateway/workers.js';
 import { ingestRoutes } from './gateway/ingest.routes.js';
 import { healthRoutes } from './gateway/health.routes.js';
 import { webRoutes } from './gateway/web.routes.js';
-import { startStoreServer, type RawSqlEngine } from './store/store.server.js';
-import { readOrCreateStoreCredentials, redactUrlPassword, storeUrlFor } from './adapters/secrets/store-credentials.js';
+import { startStore } from './store/store.start.js';
+import { redactUrlPassword } from './adapters/secrets/store-credentials.js';
 import { StreamFlusher } from '../workers/flush/stream.flusher.js';
 import { PresenceStore, PresenceSubscriber } from './adapters/redis/presence.store.js';
 import { presenceRoutes } from './gateway/presence.routes.js';
@@ -128,13 +128,8 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     const { accounts: accountList, demoKeyFile } = await loadAccounts(config, log);
     const accounts = new AccountRegistry(accountList);
     const ids = await loadPseudonyms(config.DATA_DIR, config.LOG_PERSON_IDS);
-    const metrics = new Metrics()
-      .describe('visitor_events_rejected_total', 'counter', 'Requests rejected, by reason')
-      .describe('visitor_flush_rows_total', 'counter', 'Rows inserted into ClickHouse by the flusher')
-      .describe('visitor_flush_failures_total', 'counter', 'Failed ClickHouse inserts (retried)')
-      .describe('visitor_flush_batches_total', 'counter', 'Flushed batches')
-      .describe('visitor_flush_dead_letters_total', 'counter', 'Rows ClickHouse refused as data, moved to the account dead-letter stream')
-      .describe('visitor_stream_length', 'gauge', 'Entries waiting in the account stream');
+    // Each module declares its own metrics; the stream length is set by the readiness check below.
+    const metrics = new Metrics().describe('visitor_stream_length', 'gauge', 'Entries waiting in the account stream');
 
     let local: LocalRedis | undefined;
     let redisUrl = config.REDIS_URL;
@@ -200,14 +195,11 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
 
     if (roles.has('store') && !config.CLICKHOUSE_URL) {
-      const { createChdbConnection } = await import('chdb/connection');
-      const credentials = await readOrCreateStoreCredentials(config.DATA_DIR);
-      const open = () => createChdbConnection({ path: chdbPath }) as unknown as RawSqlEngine;
-      const store = await startStoreServer({ open, credentials, log: log.child({ module: 'store' }), host: '127.0.0.1', port: config.STORE_PORT });
+      const store = await startStore({ dataDir: config.DATA_DIR, chdbPath, port: config.STORE_PORT, log: log.child({ module: 'store' }) });
       // Printed at start-up as CLICKHOUSE_URL for the service's other processes; logged redacted.
-      service.storeUrl = storeUrlFor('127.0.0.1', store.boundPort, 'visitor', credentials.visitor);
-      closers.push(() => new Promise<void>((r) => store.close(() => r())));
-      closers.push(() => store.closeAllConnections());
+      service.storeUrl = store.storeUrl;
+      // Closers run last-pushed first.
+      closers.push(...[...store.closers].reverse());
     }
 
     if (roles.has('worker')) {

@@ -46,6 +46,7 @@ export class IngestPipeline {
     private readonly accounts: AccountRegistry,
   ) {
     ports.metrics
+      .describe('visitor_events_rejected_total', 'counter', 'Requests rejected, by reason')
       .describe('visitor_events_accepted_total', 'counter', 'Events accepted into the stream')
       .describe('visitor_events_duplicate_total', 'counter', 'Events dropped as client retries of an accepted event id')
       .describe('visitor_bot_requests_total', 'counter', 'Requests from bots and crawlers, kept out of analytics');

@@ -89,7 +89,13 @@ export class StreamFlusher {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly opts: FlusherOptions,
-  ) {}
+  ) {
+    metrics
+      .describe('visitor_flush_rows_total', 'counter', 'Rows inserted into ClickHouse by the flusher')
+      .describe('visitor_flush_failures_total', 'counter', 'Failed ClickHouse inserts (retried)')
+      .describe('visitor_flush_batches_total', 'counter', 'Flushed batches')
+      .describe('visitor_flush_dead_letters_total', 'counter', 'Rows ClickHouse refused as data, moved to the account dead-letter stream');
+  }
 
   addFilter(f: RowFilter): void {
     this.#filters.push(f);
