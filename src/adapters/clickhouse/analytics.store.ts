@@ -4,8 +4,8 @@
  * Every query is scoped by the account id of the caller's admin key.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ENGAGEMENT_FORMULA, engagementParams, engagementViewParams, type EngagementParams } from '../../domain/engagement.js';
-import { summariseSession, type SessionSummary, type TimelineEvent } from '../../domain/session-summary.js';
+import { ENGAGEMENT_FORMULA, engagementParams, engagementViewParams } from '../../domain/engagement.js';
+import { summariseSession, type TimelineEvent } from '../../domain/session-summary.js';
 import { chTime } from '../../domain/stored-event.js';
 import type { Account } from '../../domain/account.js';
 import { runQuery, type RunQueryOptions } from './queries.js';
