@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BROWSER_UA, eventually } from '../support/services.js';
+import { BROWSER_UA } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
 import { Ledger, writeReport } from './support/ledger.js';
 

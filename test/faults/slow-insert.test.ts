@@ -26,7 +26,7 @@ describe('fault: an insert slower than the reclaim idle time', () => {
     // Held until released below (60 s is only a backstop), so the race window cannot close
     // before the fast worker is up, however slow its start is.
     await proxy.setMode('delay-inserts', 60_000);
-    const slow = fx.track(await startServiceProcess(t, { env: { ...env, CLICKHOUSE_URL: proxy.url } }));
+    fx.track(await startServiceProcess(t, { env: { ...env, CLICKHOUSE_URL: proxy.url } }));
     for (let i = 0; i < 20; i++) await ledger.post(t.url, t.account.id, 10);
     await eventually(() => proxy.delayed >= 1, 20_000);
 

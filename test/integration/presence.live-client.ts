@@ -2,6 +2,7 @@
 import WebSocket from 'ws';
 
 // `any`: messages are JSON whose shape each test asserts field by field.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as said above
 export type Msg = Record<string, any>;
 
 export function wsUrl(httpUrl: string, path: string, query: Record<string, string> = {}): string {
