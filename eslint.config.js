@@ -8,7 +8,32 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly', performance: 'readonly', SharedArrayBuffer: 'readonly', Atomics: 'readonly', WebSocket: 'readonly' } },
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: 'module',
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
+        TextDecoder: 'readonly',
+        TextEncoder: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+        performance: 'readonly',
+        SharedArrayBuffer: 'readonly',
+        Atomics: 'readonly',
+        WebSocket: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // The service logs through pino only; tests, the bench and the CLI's own output may print.
@@ -19,7 +44,33 @@ export default tseslint.config(
   },
   { files: ['test/**', 'bench/**', 'bin/**', 'src/cli/**'], rules: { 'no-console': 'off' } },
   // The browser side: the snippet and the operator page run in a page, not in Node.
-  { files: ['src/web/**/*.js'], languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', location: 'readonly', localStorage: 'readonly', sessionStorage: 'readonly', history: 'readonly', uPlot: 'readonly', requestAnimationFrame: 'readonly', getComputedStyle: 'readonly', Intl: 'readonly', ResizeObserver: 'readonly', MutationObserver: 'readonly', CustomEvent: 'readonly', Event: 'readonly', Blob: 'readonly', XMLHttpRequest: 'readonly', Image: 'readonly', Node: 'readonly' } } },
+  {
+    files: ['src/web/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        navigator: 'readonly',
+        location: 'readonly',
+        localStorage: 'readonly',
+        sessionStorage: 'readonly',
+        history: 'readonly',
+        uPlot: 'readonly',
+        requestAnimationFrame: 'readonly',
+        getComputedStyle: 'readonly',
+        Intl: 'readonly',
+        ResizeObserver: 'readonly',
+        MutationObserver: 'readonly',
+        CustomEvent: 'readonly',
+        Event: 'readonly',
+        Blob: 'readonly',
+        XMLHttpRequest: 'readonly',
+        Image: 'readonly',
+        Node: 'readonly',
+      },
+    },
+  },
   // The snippet is written for its gzip size: short-circuit calls and empty catches are deliberate.
   { files: ['src/web/t.js'], rules: { 'no-empty': 'off', '@typescript-eslint/no-unused-expressions': 'off', 'no-prototype-builtins': 'off' } },
 );

@@ -32,7 +32,10 @@ import { queries } from './phases/queries.js';
 
 const opts: RunOptions = {
   quick: process.argv.includes('--quick'),
-  only: process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(','),
+  only: process.argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice('--only='.length)
+    .split(','),
   keep: process.argv.includes('--keep'),
   started: Date.now(),
 };
@@ -55,7 +58,14 @@ ctx.rss.stop();
 const { S, figures, notes, lostProcess } = ctx;
 const result: BenchResult = {
   generatedAt: new Date().toISOString(),
-  command: `npm run bench${opts.quick || opts.only ? ` -- ${process.argv.slice(2).filter((a) => a !== '--keep').join(' ')}` : ''}`,
+  command: `npm run bench${
+    opts.quick || opts.only
+      ? ` -- ${process.argv
+          .slice(2)
+          .filter((a) => a !== '--keep')
+          .join(' ')}`
+      : ''
+  }`,
   mode: opts.quick ? 'quick' : 'full',
   durationS: round((Date.now() - opts.started) / 1000),
   machine: {
@@ -80,7 +90,8 @@ const result: BenchResult = {
 };
 // Only a full run replaces the committed results the README quotes; quick and partial (--only)
 // runs go to the untracked test-results/.
-const outBase = opts.only || opts.quick ? path.join(REPO, 'test-results', opts.only ? 'bench-partial' : 'bench-quick') : path.join(REPO, 'bench/results/latest');
+const outBase =
+  opts.only || opts.quick ? path.join(REPO, 'test-results', opts.only ? 'bench-partial' : 'bench-quick') : path.join(REPO, 'bench/results/latest');
 mkdirSync(path.dirname(outBase), { recursive: true });
 writeFileSync(`${outBase}.json`, `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(`${outBase}.md`, renderMarkdown(result));

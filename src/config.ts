@@ -8,9 +8,7 @@ import { parseTrustProxy } from './domain/trusted-proxy.js';
 
 const zRole = z.enum(['gateway', 'worker', 'store']);
 
-const zBool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const zBool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const zEnv = z.object({
   /** @defaultValue 8080 */
@@ -62,10 +60,18 @@ export const zEnv = z.object({
   ROLES: z
     .string()
     .default('gateway,worker,store')
-    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(zRole).min(1)),
   /** Namespace of every Redis key (BullMQ queues included). @defaultValue v */
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('v'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/)
+    .default('v'),
   /** @defaultValue info */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body in bytes. @defaultValue 65536 */
@@ -110,7 +116,12 @@ export const zEnv = z.object({
    * fast as it is written; a connection with more waiting is closed (0: as soon as an answer
    * does not fit the socket at once). @defaultValue 4194304
    */
-  HTTP_MAX_BUFFERED_BYTES: z.coerce.number().int().min(0).max(268_435_456).default(4 * 1024 * 1024),
+  HTTP_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(268_435_456)
+    .default(4 * 1024 * 1024),
   /** Hard deadline for draining on SIGTERM. @defaultValue 10000 */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** BullMQ worker concurrency per queue. @defaultValue 2 */
@@ -130,7 +141,12 @@ export const zEnv = z.object({
   /** Job lock time: a job whose worker died is taken up again after about this long. @defaultValue 30000 */
   JOB_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
   /** Largest `POST /api/backfill` body (the log text travels in it). @defaultValue 33554432 */
-  BACKFILL_MAX_BYTES: z.coerce.number().int().min(1024).max(268_435_456).default(32 * 1024 * 1024),
+  BACKFILL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(268_435_456)
+    .default(32 * 1024 * 1024),
   /**
    * How long a gateway trusts its cached answer to "was this person erased?" when checking a
    * visitor token (the check is on the ingest hot path). A token revoked by an erasure is

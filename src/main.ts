@@ -30,8 +30,10 @@ async function main(): Promise<void> {
   // However the process ends from here on (drain deadline, a crash), its private Redis goes too.
   process.on('exit', () => service.abort());
   const lines = [`visitor service up (roles: ${config.ROLES.join(',')})`];
-  if (service.gatewayUrl) lines.push(`  gateway      ${service.gatewayUrl}   (dashboard at /, snippet at /t.js)`, `               bound to ${service.gatewayBound}`);
-  if (service.storeUrl) lines.push(`  CLICKHOUSE_URL=${service.storeUrl}   (for more processes; Grafana: user grafana, DATA_DIR/credentials/_store/grafana-password)`);
+  if (service.gatewayUrl)
+    lines.push(`  gateway      ${service.gatewayUrl}   (dashboard at /, snippet at /t.js)`, `               bound to ${service.gatewayBound}`);
+  if (service.storeUrl)
+    lines.push(`  CLICKHOUSE_URL=${service.storeUrl}   (for more processes; Grafana: user grafana, DATA_DIR/credentials/_store/grafana-password)`);
   lines.push(`  REDIS_URL=${service.redisUrl}`);
   if (service.demoAdminKeyFile) lines.push(`  demo admin key in ${service.demoAdminKeyFile}`);
   process.stderr.write(`${lines.join('\n')}\n`);

@@ -294,14 +294,29 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
         ids,
         metrics,
         rateLimiter,
-        handlerOpts: { maxBodyBytes: config.MAX_BODY_BYTES, trustProxy: config.TRUST_PROXY, maxBufferedBytes: config.HTTP_MAX_BUFFERED_BYTES, log: log.child({ module: 'http' }) },
+        handlerOpts: {
+          maxBodyBytes: config.MAX_BODY_BYTES,
+          trustProxy: config.TRUST_PROXY,
+          maxBufferedBytes: config.HTTP_MAX_BUFFERED_BYTES,
+          log: log.child({ module: 'http' }),
+        },
         identity,
         presence: presenceStore,
         ingest,
         readiness,
         jobs: jobQueues,
       };
-      const modules: RouteModule[] = [healthRoutes(liveness), ingestRoutes, presenceRoutes(presenceStore), liveRoutes(liveHub), identityRoutes(identity), webRoutes, jobsRoutes, analyticsRoutes, chartsRoutes];
+      const modules: RouteModule[] = [
+        healthRoutes(liveness),
+        ingestRoutes,
+        presenceRoutes(presenceStore),
+        liveRoutes(liveHub),
+        identityRoutes(identity),
+        webRoutes,
+        jobsRoutes,
+        analyticsRoutes,
+        chartsRoutes,
+      ];
       // uWS shares a port between processes only when it was asked for that port: port 0 is resolved first.
       const port = config.GATEWAY_WORKERS > 1 && config.PORT === 0 ? await freePort() : config.PORT;
       const gateway = await startGateway(ctx, modules, config.HOST, port, { sharedPort: config.GATEWAY_SHARED_PORT || config.GATEWAY_WORKERS > 1 });
@@ -311,8 +326,16 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
       lock?.update({ gateway: service.gatewayUrl });
       if (config.GATEWAY_WORKERS > 1) {
         const chUrl = config.CLICKHOUSE_URL ?? service.storeUrl;
-        if (!chUrl) throw new Error('GATEWAY_WORKERS > 1 needs ClickHouse over HTTP for the other processes: the store role in this process, or CLICKHOUSE_URL');
-        const workers = new GatewayWorkers({ count: config.GATEWAY_WORKERS - 1, config, port: gateway.port, redisUrl, clickhouseUrl: chUrl, log: log.child({ module: 'gateway-workers' }) });
+        if (!chUrl)
+          throw new Error('GATEWAY_WORKERS > 1 needs ClickHouse over HTTP for the other processes: the store role in this process, or CLICKHOUSE_URL');
+        const workers = new GatewayWorkers({
+          count: config.GATEWAY_WORKERS - 1,
+          config,
+          port: gateway.port,
+          redisUrl,
+          clickhouseUrl: chUrl,
+          log: log.child({ module: 'gateway-workers' }),
+        });
         closers.push(() => workers.stop());
         await workers.start();
         service.gatewayWorkers = workers;
@@ -325,7 +348,13 @@ export async function startService(config: Config, opts: ServiceOptions = {}): P
     }
 
     log.info(
-      { roles: [...roles], gateway: service.gatewayUrl, store: service.storeUrl && redactUrlPassword(service.storeUrl), redis: redactUrlPassword(service.redisUrl), database: config.CLICKHOUSE_DATABASE },
+      {
+        roles: [...roles],
+        gateway: service.gatewayUrl,
+        store: service.storeUrl && redactUrlPassword(service.storeUrl),
+        redis: redactUrlPassword(service.redisUrl),
+        database: config.CLICKHOUSE_DATABASE,
+      },
       `[service] started roles=${[...roles].join(',')}${service.gatewayUrl ? ` gateway=${service.gatewayUrl}` : ''}`,
     );
     return service;

@@ -41,10 +41,23 @@ const server = http.createServer((req, res) => {
     Promise.all(
       events.map((e) =>
         redis.xadd(
-          stream, '*', 't', 'events', 'r',
+          stream,
+          '*',
+          't',
+          'events',
+          'r',
           JSON.stringify({
-            account_id: e.account ?? '', event_id: e.eventId ?? randomUUID(), ts: now, received_at: now, type: e.type ?? '',
-            session_id: e.sessionId ?? '', visitor_id: e.visitorId ?? '', path: e.path ?? '', url: e.url ?? '', title: e.title ?? '', referrer: e.referrer ?? '',
+            account_id: e.account ?? '',
+            event_id: e.eventId ?? randomUUID(),
+            ts: now,
+            received_at: now,
+            type: e.type ?? '',
+            session_id: e.sessionId ?? '',
+            visitor_id: e.visitorId ?? '',
+            path: e.path ?? '',
+            url: e.url ?? '',
+            title: e.title ?? '',
+            referrer: e.referrer ?? '',
           }),
         ),
       ),

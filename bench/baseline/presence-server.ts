@@ -46,7 +46,13 @@ app.post('/v/event', (res) => {
       (added) => {
         if (added === 1) {
           const now = Date.now();
-          app.publish('live', JSON.stringify({ type: 'join', visitor: { visitorId: e.visitorId, sessionId: e.sessionId, path: e.path, title: e.title ?? '', joinedAt: now, lastSeen: now } }));
+          app.publish(
+            'live',
+            JSON.stringify({
+              type: 'join',
+              visitor: { visitorId: e.visitorId, sessionId: e.sessionId, path: e.path, title: e.title ?? '', joinedAt: now, lastSeen: now },
+            }),
+          );
         }
         if (!aborted) res.cork(() => res.writeStatus('204 No Content').end());
       },

@@ -115,7 +115,12 @@ export async function setUp(opts: RunOptions): Promise<BenchContext> {
   writeFileSync(
     accountsFile,
     JSON.stringify({
-      accounts: ACCOUNTS.map((id) => ({ id, origins: ['http://localhost:*'], adminKeySha256: [sha256Hex(adminKey[id])], listingUrl: 'http://localhost/listings/{slug}' })),
+      accounts: ACCOUNTS.map((id) => ({
+        id,
+        origins: ['http://localhost:*'],
+        adminKeySha256: [sha256Hex(adminKey[id])],
+        listingUrl: 'http://localhost/listings/{slug}',
+      })),
     }),
   );
   const procs: Proc[] = [];
@@ -135,7 +140,11 @@ export async function setUp(opts: RunOptions): Promise<BenchContext> {
   const store = await startService('store', { ...common, ROLES: 'store', STORE_PORT: String(await freePort()) }, path.join(dir, 'store.log'));
   procs.push(store);
   const storeUrl = store.storeUrl!;
-  const gateway = await startService('gateway', { ...common, ROLES: 'gateway', PORT: String(await freePort()), CLICKHOUSE_URL: storeUrl }, path.join(dir, 'gateway.log'));
+  const gateway = await startService(
+    'gateway',
+    { ...common, ROLES: 'gateway', PORT: String(await freePort()), CLICKHOUSE_URL: storeUrl },
+    path.join(dir, 'gateway.log'),
+  );
   procs.push(gateway);
 
   async function ch(sql: string, params: Record<string, string | number> = {}): Promise<string> {

@@ -35,11 +35,20 @@ export interface JoinRun {
  * Heartbeat → join latency at each rate, with one set of subscribers connected throughout:
  * every rate's probes carry their own id prefix, so one subscriber process times them all.
  */
-export async function joinLatency(ctx: BenchContext, url: string, port: number, pid: number, tag: string, rates: readonly number[]): Promise<(JoinRun | undefined)[]> {
+export async function joinLatency(
+  ctx: BenchContext,
+  url: string,
+  port: number,
+  pid: number,
+  tag: string,
+  rates: readonly number[],
+): Promise<(JoinRun | undefined)[]> {
   const { S, dir, procs, rss, notes } = ctx;
   const probePrefix = `pv${tag}${randomBytes(3).toString('hex')}`;
   const out = path.join(dir, `receipts-${tag}.txt`);
-  const subs = startScript(`subscribers-${tag}`, 'bench/load/ws-subscribers.ts', [JSON.stringify({ url, count: S.subscribers, probePrefix, out, connectTimeoutMs: 90_000 })]);
+  const subs = startScript(`subscribers-${tag}`, 'bench/load/ws-subscribers.ts', [
+    JSON.stringify({ url, count: S.subscribers, probePrefix, out, connectTimeoutMs: 90_000 }),
+  ]);
   procs.push(subs);
   const readyLine = await waitForLine(subs, /^READY/, 120_000);
   const connected = Number(readyLine.split(' ')[1]);
@@ -63,7 +72,16 @@ export async function joinLatency(ctx: BenchContext, url: string, port: number, 
       rate,
       recordSendsTo: sendsFile,
       warmupMs: S.warmupMs,
-      request: { kind: 'heartbeat', path: '/v/event', account: 'bench-hb', probeAccount: 'bench-live', probeEvery: Math.max(S.probeEvery, Math.round(rate / 50)), probePrefix: `${probePrefix}r${rate}`, clientIps: 5000, sessions: 2000 },
+      request: {
+        kind: 'heartbeat',
+        path: '/v/event',
+        account: 'bench-hb',
+        probeAccount: 'bench-live',
+        probeEvery: Math.max(S.probeEvery, Math.round(rate / 50)),
+        probePrefix: `${probePrefix}r${rate}`,
+        clientIps: 5000,
+        sessions: 2000,
+      },
     });
     const wallS = (Date.now() - wall0) / 1000;
     runs.push({
@@ -79,7 +97,10 @@ export async function joinLatency(ctx: BenchContext, url: string, port: number, 
   let summary = '';
   subs.child.stdout!.on('data', (d: Buffer) => (summary += d.toString()));
   await subs.stop('SIGTERM', 30_000);
-  const receipts = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]);
+  const receipts = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ') as [string, string]);
   const s = summary.split('\n').find((l) => l.startsWith('{'));
   return runs.map(({ rate, res, sendsFile, cpuShare, rssPeakMb }) => {
     const sent = readSends(sendsFile);

@@ -163,7 +163,7 @@ export function treeCpuSeconds(pid: number): number {
     }
   }
   const tree = new Set([pid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [p, pp] of parent) {
       if (!tree.has(p) && tree.has(pp)) {

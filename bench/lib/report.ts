@@ -66,7 +66,11 @@ export function renderMarkdown(r: BenchResult): string {
   for (const f of r.figures) lines.push(`- **${f.name}**: ${f.baselineIs}${f.note ? ` — ${f.note}` : ''}`);
   if (Object.keys(r.contention).length) {
     lines.push('', 'CPU used by other processes on the machine during each phase (share of both cores; the bench shares the machine):', '');
-    lines.push(Object.entries(r.contention).map(([k, v]) => `${k} ${Math.round(v * 100)} %`).join(', '));
+    lines.push(
+      Object.entries(r.contention)
+        .map(([k, v]) => `${k} ${Math.round(v * 100)} %`)
+        .join(', '),
+    );
   }
   if (r.notes.length) lines.push('', 'Notes:', '', ...r.notes.map((n) => `- ${n}`));
   lines.push('', 'Setup:', '', '```json', JSON.stringify(r.setup, null, 2), '```', '');

@@ -97,7 +97,7 @@ class RequestFactory {
     const i = this.#n++;
     const sessions = r.sessions ?? 10_000;
     const session = (i * 7919) % sessions;
-    const ipN = r.clientIps ? (i % r.clientIps) : -1;
+    const ipN = r.clientIps ? i % r.clientIps : -1;
     let head = `${r.kind === 'get' ? 'GET' : 'POST'} ${r.path} HTTP/1.1\r\nHost: ${this.spec.host}:${this.spec.port}\r\nUser-Agent: ${BROWSER_UA}\r\n`;
     if (ipN >= 0) head += `X-Forwarded-For: 10.${(ipN >> 16) & 255}.${(ipN >> 8) & 255}.${ipN & 255}\r\n`;
     for (const [k, v] of Object.entries(r.headers ?? {})) head += `${k}: ${v}\r\n`;

@@ -65,7 +65,9 @@ function connect(): Promise<boolean> {
 const deadline = Date.now() + o.connectTimeoutMs;
 let ready = 0;
 for (let i = 0; i < o.count && Date.now() < deadline; i += 50) {
-  const batch = await Promise.all(Array.from({ length: Math.min(50, o.count - i) }, () => Promise.race([connect(), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))])));
+  const batch = await Promise.all(
+    Array.from({ length: Math.min(50, o.count - i) }, () => Promise.race([connect(), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))])),
+  );
   ready += batch.filter(Boolean).length;
   if (ready === 0) break;
 }

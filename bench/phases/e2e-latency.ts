@@ -11,7 +11,11 @@ import { startScript, startService, waitForLine } from '../lib/proc.js';
 import { figure, percentile, round } from '../lib/report.js';
 import { readSends } from '../lib/sends.js';
 
-async function measure(ctx: BenchContext, port: number, account: string): Promise<{ p50: number; p99: number; seen: number; sent: number; status: Record<string, number> }> {
+async function measure(
+  ctx: BenchContext,
+  port: number,
+  account: string,
+): Promise<{ p50: number; p99: number; seen: number; sent: number; status: Record<string, number> }> {
   const { S, dir } = ctx;
   const sendsFile = path.join(dir, `sends-${account}.txt`);
   const seenAt = new Map<string, number>();
@@ -57,7 +61,15 @@ export async function e2eLatency(ctx: BenchContext): Promise<void> {
   procs.push(blServer);
   await waitForLine(blServer, /^listening/);
   const blFlush = startScript('baseline-flush-follow', 'bench/baseline/flush-loop.ts', [
-    JSON.stringify({ mode: 'follow', redisUrl: ctx.redisLocal.url, stream: 'bl:lat', clickhouseUrl: storeUrl, database: 'visitor', batchSize: 10_000, intervalMs: 1000 }),
+    JSON.stringify({
+      mode: 'follow',
+      redisUrl: ctx.redisLocal.url,
+      stream: 'bl:lat',
+      clickhouseUrl: storeUrl,
+      database: 'visitor',
+      batchSize: 10_000,
+      intervalMs: 1000,
+    }),
   ]);
   procs.push(blFlush);
   await waitForLine(blFlush, /^following/);

@@ -16,7 +16,7 @@ import { figure, round } from '../lib/report.js';
 async function copyRows(ctx: BenchContext, from: string, to: [key: string, account: string][]): Promise<number> {
   const { redis } = ctx;
   let n = 0;
-  for (let cursor = '-'; ; ) {
+  for (let cursor = '-'; ;) {
     const entries = (await redis.xrange(from, cursor, '+', 'COUNT', 10_000)) as [string, string[]][];
     const fresh = cursor === '-' ? entries : entries.slice(1);
     if (!fresh.length) break;
@@ -69,7 +69,7 @@ async function drain(ctx: BenchContext, events: number, logs: () => Record<strin
 }
 
 const flushBaselineIs =
-  "the plain insert loop the flusher was before (each row parsed, the client serialising it again, batches of 10,000) from a stream through the store, XDEL after each; no consumer group, ack, replay check, filters or log";
+  'the plain insert loop the flusher was before (each row parsed, the client serialising it again, batches of 10,000) from a stream through the store, XDEL after each; no consumer group, ack, replay check, filters or log';
 
 /**
  * Rows as the gateway stores them (the ingest phases' shape: pageviews of 20,000 sessions, one
@@ -83,12 +83,40 @@ async function seedStream(ctx: BenchContext, stream: string, account: string, co
       const s = String((j * 7919) % 20_000).padStart(7, '0');
       const at = new Date(now - (count - j)).toISOString().replace('T', ' ').replace('Z', '');
       const path = `/listings/${(j * 7919) % 500}-high-st`;
-      pipe.xadd(stream, '*', 't', 'events', 'r', JSON.stringify({
-        account_id: account, event_id: randomUUID(), ts: at, received_at: at, type: 'pageview', session_id: `s-${s}`, visitor_id: `v-${s}`,
-        person_id: '', path, url: `https://bench.example${path}?utm_medium=email`, title: '12 High Street, a two-bedroom flat',
-        referrer: 'https://www.google.com/', label: '', depth: 0, dwell_ms: 0, listing: '', rec_id: '', segment: '', props: '',
-        ua_family: 'Chrome', device: 'desktop', referrer_host: 'www.google.com', channel: 'email', country: '', ip_hash: 'a1b2c3d4e5f60718',
-      }));
+      pipe.xadd(
+        stream,
+        '*',
+        't',
+        'events',
+        'r',
+        JSON.stringify({
+          account_id: account,
+          event_id: randomUUID(),
+          ts: at,
+          received_at: at,
+          type: 'pageview',
+          session_id: `s-${s}`,
+          visitor_id: `v-${s}`,
+          person_id: '',
+          path,
+          url: `https://bench.example${path}?utm_medium=email`,
+          title: '12 High Street, a two-bedroom flat',
+          referrer: 'https://www.google.com/',
+          label: '',
+          depth: 0,
+          dwell_ms: 0,
+          listing: '',
+          rec_id: '',
+          segment: '',
+          props: '',
+          ua_family: 'Chrome',
+          device: 'desktop',
+          referrer_host: 'www.google.com',
+          channel: 'email',
+          country: '',
+          ip_hash: 'a1b2c3d4e5f60718',
+        }),
+      );
     }
     await pipe.exec();
   }
@@ -126,16 +154,34 @@ export async function flush(ctx: BenchContext): Promise<void> {
   const stored = Number((await ctx.chRows<{ n: string }>("SELECT count() AS n FROM events WHERE account_id = 'bench'"))[0]!.n);
   const distinct = Number((await ctx.chRows<{ n: string }>("SELECT uniqExact(event_id) AS n FROM events WHERE account_id = 'bench'"))[0]!.n);
   log(`flush: 1 worker ${one.eventsPerS}/s (${n} in ${one.drainMs} ms; ${stored} stored, ${distinct} distinct)`);
-  if (stored !== ctx.state.ingested || distinct !== stored) notes.push(`flush check: ${ctx.state.ingested} events accepted in the ingest phases, ${stored} stored, ${distinct} distinct`);
+  if (stored !== ctx.state.ingested || distinct !== stored)
+    notes.push(`flush check: ${ctx.state.ingested} events accepted in the ingest phases, ${stored} stored, ${distinct} distinct`);
 
   // Baselines: the plain loop, into events (with its materialised views) and into a copy without them.
   const base = await runScript<{ rows: number; ms: number }>('baseline-flush', 'bench/baseline/flush-loop.ts', [
-    JSON.stringify({ mode: 'drain', redisUrl: ctx.redisLocal.url, stream: 'bl:flush', clickhouseUrl: storeUrl, database: 'visitor', batchSize: 10_000, intervalMs: 1000 }),
+    JSON.stringify({
+      mode: 'drain',
+      redisUrl: ctx.redisLocal.url,
+      stream: 'bl:flush',
+      clickhouseUrl: storeUrl,
+      database: 'visitor',
+      batchSize: 10_000,
+      intervalMs: 1000,
+    }),
   ]);
   const baseRate = Math.round((base.rows / base.ms) * 1000);
   await ctx.ch('CREATE TABLE IF NOT EXISTS bench_events_plain AS events');
   const plain = await runScript<{ rows: number; ms: number }>('baseline-flush-plain', 'bench/baseline/flush-loop.ts', [
-    JSON.stringify({ mode: 'drain', redisUrl: ctx.redisLocal.url, stream: 'bl:flush-plain', clickhouseUrl: storeUrl, database: 'visitor', batchSize: 10_000, intervalMs: 1000, table: 'bench_events_plain' }),
+    JSON.stringify({
+      mode: 'drain',
+      redisUrl: ctx.redisLocal.url,
+      stream: 'bl:flush-plain',
+      clickhouseUrl: storeUrl,
+      database: 'visitor',
+      batchSize: 10_000,
+      intervalMs: 1000,
+      table: 'bench_events_plain',
+    }),
   ]);
   const plainRate = Math.round((plain.rows / plain.ms) * 1000);
   await ctx.ch('DROP TABLE IF EXISTS bench_events_plain');
@@ -151,7 +197,15 @@ export async function flush(ctx: BenchContext): Promise<void> {
       baselineIs: flushBaselineIs,
       target: { op: '>=', value: TARGETS.flush },
       note: `the 5 materialised views on events fill on every insert; the same loop into a copy of events without them: ${plainRate.toLocaleString('en-US')} events/s`,
-      detail: { ...one, workerCpuS, storedExactlyOnce: stored === ctx.state.ingested && distinct === stored, acceptedInIngestPhases: ctx.state.ingested, stored, baseline: base, baselineWithoutViewsEventsPerS: plainRate },
+      detail: {
+        ...one,
+        workerCpuS,
+        storedExactlyOnce: stored === ctx.state.ingested && distinct === stored,
+        acceptedInIngestPhases: ctx.state.ingested,
+        stored,
+        baseline: base,
+        baselineWithoutViewsEventsPerS: plainRate,
+      },
     }),
   );
   figures.push(
@@ -170,7 +224,9 @@ export async function flush(ctx: BenchContext): Promise<void> {
 
   // 2. Two worker processes sharing the stream (the scale-out shape).
   await copyRows(ctx, 'copy:flush', [[streamBench, 'bench-2w']]);
-  const two = await Promise.all([1, 2].map((i) => startService(`worker-${i}`, { ...common, ROLES: 'worker', CLICKHOUSE_URL: storeUrl }, path.join(dir, `worker-${i}.log`))));
+  const two = await Promise.all(
+    [1, 2].map((i) => startService(`worker-${i}`, { ...common, ROLES: 'worker', CLICKHOUSE_URL: storeUrl }, path.join(dir, `worker-${i}.log`))),
+  );
   procs.push(...two);
   const both = await drain(ctx, n, () => [...two[0]!.logs(), ...two[1]!.logs()]);
   log(`flush: 2 workers ${both.eventsPerS}/s`);
@@ -193,7 +249,11 @@ export async function flush(ctx: BenchContext): Promise<void> {
   await ctx.retire(store);
   await copyRows(ctx, 'copy:flush', [[streamBench, 'bench-1p']]);
   await redis.del('copy:flush');
-  const storeWorker = await startService('store+worker', { ...common, ROLES: 'store,worker', STORE_PORT: String(new URL(storeUrl).port) }, path.join(dir, 'store-worker.log'));
+  const storeWorker = await startService(
+    'store+worker',
+    { ...common, ROLES: 'store,worker', STORE_PORT: String(new URL(storeUrl).port) },
+    path.join(dir, 'store-worker.log'),
+  );
   ctx.state.storeWorker = storeWorker;
   procs.push(storeWorker);
   ctx.watch(storeWorker);

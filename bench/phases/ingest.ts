@@ -32,7 +32,15 @@ async function ingestRun(ctx: BenchContext, port: number, pid: number, batch: bo
   return { eventsPerS: Math.round(ok / res.durationS), res, cpuUsPerEvent: ok ? round((cpu / ok) * 1e6, 1) : 0, inStream };
 }
 
-function ingestFigure(ctx: BenchContext, id: string, name: string, svc: IngestRun | undefined, base: IngestRun | undefined, bare: IngestRun | undefined, target?: number): void {
+function ingestFigure(
+  ctx: BenchContext,
+  id: string,
+  name: string,
+  svc: IngestRun | undefined,
+  base: IngestRun | undefined,
+  bare: IngestRun | undefined,
+  target?: number,
+): void {
   const { S, figures } = ctx;
   figures.push(
     figure({
@@ -45,7 +53,13 @@ function ingestFigure(ctx: BenchContext, id: string, name: string, svc: IngestRu
       baselineIs: 'node:http + ioredis, one XADD per event (same stream fields), 204 once Redis has it; nothing else',
       target: target ? { op: '>=', value: target } : undefined,
       detail: {
-        service: svc && { latencyMs: svc.res.latencyMs, non2xx: svc.res.non2xx, socketErrors: svc.res.socketErrors, cpuUsPerEvent: svc.cpuUsPerEvent, eventsInStream: svc.inStream },
+        service: svc && {
+          latencyMs: svc.res.latencyMs,
+          non2xx: svc.res.non2xx,
+          socketErrors: svc.res.socketErrors,
+          cpuUsPerEvent: svc.cpuUsPerEvent,
+          eventsInStream: svc.inStream,
+        },
         baseline: base && { latencyMs: base.res.latencyMs, non2xx: base.res.non2xx, cpuUsPerEvent: base.cpuUsPerEvent },
         bareUws: bare && { eventsPerS: bare.eventsPerS, latencyMs: bare.res.latencyMs, cpuUsPerEvent: bare.cpuUsPerEvent },
         connections: S.connections,

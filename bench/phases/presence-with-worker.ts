@@ -9,7 +9,14 @@ import { figure } from '../lib/report.js';
 
 export async function presenceWithWorker(ctx: BenchContext): Promise<void> {
   const { S, gateway, gwPort, adminKey, figures, log } = ctx;
-  const [svc] = await joinLatency(ctx, `ws://127.0.0.1:${gwPort}/live?account=bench-live&key=${encodeURIComponent(adminKey['bench-live'])}`, gwPort, gateway.pid, 'svc2', [S.heartbeatsPerS]);
+  const [svc] = await joinLatency(
+    ctx,
+    `ws://127.0.0.1:${gwPort}/live?account=bench-live&key=${encodeURIComponent(adminKey['bench-live'])}`,
+    gwPort,
+    gateway.pid,
+    'svc2',
+    [S.heartbeatsPerS],
+  );
   if (svc) log(`join with a worker flushing: service p50 ${svc.p50} ms p99 ${svc.p99} ms (${svc.hbPerS} heartbeats/s answered)`);
   figures.push(
     figure({

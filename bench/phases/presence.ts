@@ -13,10 +13,23 @@ import { figure } from '../lib/report.js';
 export async function presence(ctx: BenchContext): Promise<void> {
   const { S, redis, keys, gateway, gwPort, adminKey, procs, figures, log } = ctx;
   const rates = S.heartbeatRates;
-  const svcRuns = await joinLatency(ctx, `ws://127.0.0.1:${gwPort}/live?account=bench-live&key=${encodeURIComponent(adminKey['bench-live'])}`, gwPort, gateway.pid, 'svc', rates);
-  for (const r of svcRuns) if (r) log(`join at ${r.rate}/s: service p50 ${r.p50} ms p99 ${r.p99} ms (${r.hbPerS} heartbeats/s answered, ${r.receipts} receipts, coverage ${r.coverage})`);
+  const svcRuns = await joinLatency(
+    ctx,
+    `ws://127.0.0.1:${gwPort}/live?account=bench-live&key=${encodeURIComponent(adminKey['bench-live'])}`,
+    gwPort,
+    gateway.pid,
+    'svc',
+    rates,
+  );
+  for (const r of svcRuns)
+    if (r)
+      log(`join at ${r.rate}/s: service p50 ${r.p50} ms p99 ${r.p99} ms (${r.hbPerS} heartbeats/s answered, ${r.receipts} receipts, coverage ${r.coverage})`);
   const blPort = await freePort();
-  const bl = startScript('baseline-presence', 'bench/baseline/presence-server.ts', [String(blPort), ctx.redisLocal.url, `bl:presence:${randomBytes(3).toString('hex')}`]);
+  const bl = startScript('baseline-presence', 'bench/baseline/presence-server.ts', [
+    String(blPort),
+    ctx.redisLocal.url,
+    `bl:presence:${randomBytes(3).toString('hex')}`,
+  ]);
   procs.push(bl);
   await waitForLine(bl, /^listening/);
   const headline = [S.heartbeatsPerS, 20_000];
@@ -29,7 +42,8 @@ export async function presence(ctx: BenchContext): Promise<void> {
   const shape = {
     unit: 'ms',
     better: 'lower' as const,
-    baselineIs: 'the same uWebSockets.js: a POST that SADDs the visitor (ioredis) and, when new, publishes a join to one uWS topic; no Lua, no pub/sub between gateways',
+    baselineIs:
+      'the same uWebSockets.js: a POST that SADDs the visitor (ioredis) and, when new, publishes a join to one uWS topic; no Lua, no pub/sub between gateways',
   };
   for (const rate of headline) {
     const svc = at(svcRuns, rate);
@@ -38,7 +52,17 @@ export async function presence(ctx: BenchContext): Promise<void> {
     const detail = { subscribers: S.subscribers, heartbeatsPerS: rate, seconds: S.presenceMs / 1000, service: svc, baseline: base };
     const label = `${S.subscribers} subscribers, ${rate.toLocaleString('en-US')} heartbeats/s`;
     const suffix = rate === S.heartbeatsPerS ? '' : `-${rate / 1000}k`;
-    figures.push(figure({ id: `join-p50${suffix}`, name: `Heartbeat → WebSocket join p50, ${label}`, service: ms(svc?.p50), baseline: ms(base?.p50), note, detail, ...shape }));
+    figures.push(
+      figure({
+        id: `join-p50${suffix}`,
+        name: `Heartbeat → WebSocket join p50, ${label}`,
+        service: ms(svc?.p50),
+        baseline: ms(base?.p50),
+        note,
+        detail,
+        ...shape,
+      }),
+    );
     figures.push(
       figure({
         id: `join-p99${suffix}`,

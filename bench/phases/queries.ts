@@ -93,9 +93,11 @@ export async function queries(ctx: BenchContext): Promise<void> {
   await ctx.ch(`INSERT INTO identity_edges (account_id, visitor_id, person_id, source, confidence, ts)
     SELECT 'bench-q', concat('v-', toString(number * 20 + 1)), concat('p-e', toString(number)), 'bench', 1, now64(3) FROM numbers(10000)`);
   const genS = round((Date.now() - genStarted) / 1000);
-  const counts = (await ctx.chRows<{ t: string; n: string }>(
-    "SELECT 'events' AS t, count() AS n FROM events WHERE account_id = 'bench-q' UNION ALL SELECT 'recommendations', count() FROM recommendations WHERE account_id = 'bench-q' UNION ALL SELECT 'recommendation_clicks', count() FROM recommendation_clicks WHERE account_id = 'bench-q' UNION ALL SELECT 'visitor_engagement rows', count() FROM visitor_engagement WHERE account_id = 'bench-q'",
-  )).map((r) => [r.t, Number(r.n)]);
+  const counts = (
+    await ctx.chRows<{ t: string; n: string }>(
+      "SELECT 'events' AS t, count() AS n FROM events WHERE account_id = 'bench-q' UNION ALL SELECT 'recommendations', count() FROM recommendations WHERE account_id = 'bench-q' UNION ALL SELECT 'recommendation_clicks', count() FROM recommendation_clicks WHERE account_id = 'bench-q' UNION ALL SELECT 'visitor_engagement rows', count() FROM visitor_engagement WHERE account_id = 'bench-q'",
+    )
+  ).map((r) => [r.t, Number(r.n)]);
   log(`queries: data ready in ${genS} s: ${JSON.stringify(Object.fromEntries(counts))}`);
 
   const key = adminKey['bench-q'];
@@ -106,18 +108,32 @@ export async function queries(ctx: BenchContext): Promise<void> {
     session: await timeApi(ctx, `${gateway.url}/api/sessions/${session}`, key),
   };
   const plain = {
-    engagement: await timeSql(ctx, `SELECT visitor_id, max(ts) AS last, countIf(type = 'pageview') AS pv, countIf(type = 'scroll' AND depth > 0) AS sm, sum(dwell_ms) AS dw,
+    engagement: await timeSql(
+      ctx,
+      `SELECT visitor_id, max(ts) AS last, countIf(type = 'pageview') AS pv, countIf(type = 'scroll' AND depth > 0) AS sm, sum(dwell_ms) AS dw,
       pow(2, -dateDiff('second', last, now64(3)) / 86400 / 7) * log2(1 + pv + 0.25 * sm) * log2(2 + dw / 1000 / 60) AS score
-      FROM events WHERE account_id = 'bench-q' GROUP BY visitor_id ORDER BY score DESC LIMIT 50`),
-    ctr: await timeSql(ctx, `SELECT listing, i.n AS impressions, c.n AS clicks FROM
+      FROM events WHERE account_id = 'bench-q' GROUP BY visitor_id ORDER BY score DESC LIMIT 50`,
+    ),
+    ctr: await timeSql(
+      ctx,
+      `SELECT listing, i.n AS impressions, c.n AS clicks FROM
       (SELECT listing, uniqExact(rec_id, session_id) AS n FROM recommendations WHERE account_id = 'bench-q' AND ts >= now64(3) - INTERVAL 30 DAY GROUP BY listing) AS i
       FULL OUTER JOIN (SELECT listing, uniqExact(rec_id, session_id) AS n FROM events WHERE account_id = 'bench-q' AND type = 'click' AND rec_id != '' AND ts >= now64(3) - INTERVAL 30 DAY GROUP BY listing) AS c
-      USING (listing) ORDER BY impressions DESC LIMIT 10000`),
+      USING (listing) ORDER BY impressions DESC LIMIT 10000`,
+    ),
     session: await timeSql(ctx, `SELECT * FROM events WHERE account_id = 'bench-q' AND session_id = '${session}' ORDER BY ts, event_id`),
   };
   const tools: [keyof typeof api, string, string][] = [
-    ['engagement', 'engagement-score (GET /api/engagement?limit=50)', 'plain GROUP BY visitor over the raw events computing the same score, sent straight to the store'],
-    ['ctr', 'recommendation-ctr (GET /api/ctr, last 30 days)', 'plain impressions ⟗ clicks counted from the raw events (no materialised view), sent straight to the store'],
+    [
+      'engagement',
+      'engagement-score (GET /api/engagement?limit=50)',
+      'plain GROUP BY visitor over the raw events computing the same score, sent straight to the store',
+    ],
+    [
+      'ctr',
+      'recommendation-ctr (GET /api/ctr, last 30 days)',
+      'plain impressions ⟗ clicks counted from the raw events (no materialised view), sent straight to the store',
+    ],
     ['session', 'session-detail (GET /api/sessions/:id)', 'the same sort-key read of one session, sent straight to the store (no API)'],
   ];
   for (const [k, name, baselineIs] of tools) {

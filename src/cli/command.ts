@@ -65,7 +65,11 @@ export function renderTable(columns: string[], rows: Cell[][], clip: readonly st
     const w = Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length));
     return clip.includes(c) ? Math.min(CLIP_WIDTH, w) : w;
   });
-  const line = (r: string[]) => r.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 

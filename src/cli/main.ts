@@ -32,7 +32,8 @@ function adminKey(flags: Record<string, string | true>, env: CliConfig, resolveP
   if (!given) return undefined;
   const file = resolvePath(given);
   const source = fromFlag ? '--key-file' : 'VISITOR_KEY_FILE';
-  const help = "npm start (without ACCOUNTS_FILE) writes the demo account's key to DATA_DIR/credentials/demo/admin-key; otherwise pass an admin key with --key or VISITOR_KEY";
+  const help =
+    "npm start (without ACCOUNTS_FILE) writes the demo account's key to DATA_DIR/credentials/demo/admin-key; otherwise pass an admin key with --key or VISITOR_KEY";
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

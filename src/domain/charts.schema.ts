@@ -42,7 +42,8 @@ export const zSeriesQuery = z
   .transform((q) => windowOf(q, CHART_DEFAULT_WINDOW_MS[q.bucket]))
   .superRefine((q, c) => {
     if (q.from >= q.to) c.addIssue({ code: 'custom', message: 'from must be before to' });
-    else if (q.to - q.from > CHART_MAX_WINDOW_MS[q.bucket]) c.addIssue({ code: 'custom', message: `a ${q.bucket} series spans at most ${CHART_MAX_WINDOW_MS[q.bucket] / DAY_MS} days` });
+    else if (q.to - q.from > CHART_MAX_WINDOW_MS[q.bucket])
+      c.addIssue({ code: 'custom', message: `a ${q.bucket} series spans at most ${CHART_MAX_WINDOW_MS[q.bucket] / DAY_MS} days` });
   });
 
 /** Default window of top pages and of the concurrency series: the last 24 hours. */

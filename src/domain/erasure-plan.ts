@@ -197,7 +197,10 @@ export function personCondition(t: TargetTable, staging: string): string {
 export function visitorsQuery(targets: readonly TargetTable[]): string | undefined {
   const parts = targets
     .filter((t) => t.ids.visitor_id === 'scalar' && t.ids.person_id === 'scalar')
-    .map((t) => `SELECT DISTINCT toString(visitor_id) AS id FROM \`${t.table}\` WHERE account_id = {${PARAMS.account}:String} AND person_id = {${PARAMS.person}:String} AND visitor_id != ''`);
+    .map(
+      (t) =>
+        `SELECT DISTINCT toString(visitor_id) AS id FROM \`${t.table}\` WHERE account_id = {${PARAMS.account}:String} AND person_id = {${PARAMS.person}:String} AND visitor_id != ''`,
+    );
   return parts.length ? `SELECT DISTINCT id FROM (${parts.join(' UNION ALL ')})` : undefined;
 }
 
@@ -210,7 +213,9 @@ export function sessionsQuery(targets: readonly TargetTable[]): string | undefin
     if (t.ids.person_id === 'scalar') by.push(`person_id = {${PARAMS.person}:String}`);
     if (t.ids.visitor_id === 'scalar') by.push(`visitor_id IN {${PARAMS.visitors}:Array(String)}`);
     if (!by.length) continue;
-    parts.push(`SELECT DISTINCT toString(session_id) AS id FROM \`${t.table}\` WHERE account_id = {${PARAMS.account}:String} AND (${by.join(' OR ')}) AND session_id != ''`);
+    parts.push(
+      `SELECT DISTINCT toString(session_id) AS id FROM \`${t.table}\` WHERE account_id = {${PARAMS.account}:String} AND (${by.join(' OR ')}) AND session_id != ''`,
+    );
   }
   return parts.length ? `SELECT DISTINCT id FROM (${parts.join(' UNION ALL ')})` : undefined;
 }
@@ -255,7 +260,11 @@ export function rowBelongs(row: Record<string, unknown>, person: string, visitor
   const v = row.visitor_id;
   const p = row.person_id;
   const s = row.session_id;
-  return (typeof p === 'string' && p !== '' && p === person) || (typeof v === 'string' && v !== '' && visitors.has(v)) || (typeof s === 'string' && s !== '' && sessions.has(s));
+  return (
+    (typeof p === 'string' && p !== '' && p === person) ||
+    (typeof v === 'string' && v !== '' && visitors.has(v)) ||
+    (typeof s === 'string' && s !== '' && sessions.has(s))
+  );
 }
 
 /**

@@ -1,18 +1,7 @@
 import { z } from 'zod';
 import { zAccountId, zListingSlug, zRecId, zSegment, zSessionId, zVisitorId } from './ids.js';
 
-export const EVENT_TYPES = [
-  'pageview',
-  'click',
-  'scroll',
-  'heartbeat',
-  'leave',
-  'form_submit',
-  'chat_message',
-  'download',
-  'nav',
-  'custom',
-] as const;
+export const EVENT_TYPES = ['pageview', 'click', 'scroll', 'heartbeat', 'leave', 'form_submit', 'chat_message', 'download', 'nav', 'custom'] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -8,7 +8,11 @@ export function kv(fields: Record<string, string | number | boolean | undefined 
   for (const k in fields) {
     const v = fields[k];
     if (v === undefined || v === null || v === '') continue;
-    parts.push(`${k}=${String(v).replace(/[\s\u0000-\u001f]+/g, '_').slice(0, 200)}`);
+    parts.push(
+      `${k}=${String(v)
+        .replace(/[\s\u0000-\u001f]+/g, '_')
+        .slice(0, 200)}`,
+    );
   }
   return parts.join(' ');
 }
@@ -214,7 +218,9 @@ export function recKey(r: Pick<LogRecord, 'rec' | 'listing' | 'session'>): strin
  * account, session, listing, rec and time, so the same line backfilled twice gets the same id.
  */
 export function clickEventId(r: Pick<LogRecord, 'account' | 'session' | 'listing' | 'rec' | 'ts'>): string {
-  const h = createHash('sha256').update(['backfill-click', r.account, r.session, r.listing, r.rec, String(r.ts)].join('\u0000')).digest();
+  const h = createHash('sha256')
+    .update(['backfill-click', r.account, r.session, r.listing, r.rec, String(r.ts)].join('\u0000'))
+    .digest();
   h[6] = (h[6]! & 0x0f) | 0x80;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const hex = h.subarray(0, 16).toString('hex');

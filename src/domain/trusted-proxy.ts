@@ -109,7 +109,7 @@ export function formatIp(b: IpBytes): string {
   for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
   let bestAt = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -213,7 +213,9 @@ export function parseTrustProxy(value: string | undefined): ProxyTrust | false |
     const named = NAMED_RANGES[entry];
     const parsed = named ? named.map((n) => parseCidr(n)!) : [parseCidr(entry)];
     if (parsed[0] === undefined) {
-      return { error: `"${entry}" is not an IP address, a CIDR range (10.0.0.0/8), loopback, linklocal or uniquelocal; expected false, a hop count or a comma list of those` };
+      return {
+        error: `"${entry}" is not an IP address, a CIDR range (10.0.0.0/8), loopback, linklocal or uniquelocal; expected false, a hop count or a comma list of those`,
+      };
     }
     ranges.push(...(parsed as CidrRange[]));
   }

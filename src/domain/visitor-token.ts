@@ -14,7 +14,6 @@ export const DEFAULT_TOKEN_TTL_MS = 30 * 86_400_000;
 /** Longest lifetime a token may be minted with; revocation after erasure relies on this cap. */
 export const MAX_TOKEN_TTL_MS = 365 * 86_400_000;
 
-
 export type RejectReason = 'bad-sig' | 'expired' | 'malformed' | 'revoked';
 
 export type TokenCheck =

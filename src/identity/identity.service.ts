@@ -132,7 +132,15 @@ export class IdentityService implements IngestIdentity {
     return out;
   }
 
-  async #bindRow(account: string, visitor: string, person: string, source: EdgeSource, confidence: number, tsMs: number, now: number): Promise<StreamRow | undefined> {
+  async #bindRow(
+    account: string,
+    visitor: string,
+    person: string,
+    source: EdgeSource,
+    confidence: number,
+    tsMs: number,
+    now: number,
+  ): Promise<StreamRow | undefined> {
     const cacheKey = `${account}\u0000${visitor}`;
     if (this.#bound.get(cacheKey, now) === person) return undefined;
     const { redis, keys } = this.deps;
@@ -147,7 +155,12 @@ export class IdentityService implements IngestIdentity {
     if (current) {
       // Newest wins: the new edge becomes the visitor's person; the old edge stays as history.
       const { ids } = this.deps;
-      const fields = { account, visitor: ids.visitorLogId(account, visitor), from: ids.personLogId(account, current.person), to: ids.personLogId(account, person) };
+      const fields = {
+        account,
+        visitor: ids.visitorLogId(account, visitor),
+        from: ids.personLogId(account, current.person),
+        to: ids.personLogId(account, person),
+      };
       this.deps.log.info(fields, `[token-bind] rebind ${kv(fields)}`);
     }
     return { table: TABLES.identityEdges, row: edgeRow(account, visitor, person, source, confidence, tsMs) };
@@ -161,7 +174,9 @@ export class IdentityService implements IngestIdentity {
     const expiryMs = expiryFor(now, ttlMs);
     const erasedAtMs = await this.erasedAt(account.id, personId, now);
     if (revokedByErasure(expiryMs, erasedAtMs)) {
-      throw new PersonErasedError(`person ${personId} was erased; tokens expiring before ${new Date(erasedAtMs! + MAX_TOKEN_TTL_MS).toISOString()} are revoked (use a new person id)`);
+      throw new PersonErasedError(
+        `person ${personId} was erased; tokens expiring before ${new Date(erasedAtMs! + MAX_TOKEN_TTL_MS).toISOString()} are revoked (use a new person id)`,
+      );
     }
     const secrets = await this.deps.secrets.get(account.id);
     return { token: signToken(secrets.current, personId, expiryMs), expiryMs };

@@ -136,12 +136,24 @@ export class IdentityMergeReporter {
     const erasedAt = await this.erased.erasedAt(p.account, p.person);
     if (erasedAt !== undefined && erasedAt >= p.tsMs) return;
     const sessions = await this.#countSessions(p);
-    const [changed, previous] = (await callScript(this.redis, 'identityConfirm', [this.keys.identityBinding(p.account, p.visitor)], [p.tsMs, p.person, BINDING_TTL_S])) as [number, string];
+    const [changed, previous] = (await callScript(
+      this.redis,
+      'identityConfirm',
+      [this.keys.identityBinding(p.account, p.visitor)],
+      [p.tsMs, p.person, BINDING_TTL_S],
+    )) as [number, string];
     const prev = parseBinding(previous)?.person;
     // Unchanged (a replay, an older edge, or the same person again, e.g. an identify of a bound pair): no merge.
     if (changed !== 1 || prev === p.person) return;
     const { ids } = this;
-    const fields = { account: p.account, person: ids.personLogId(p.account, p.person), visitor: ids.visitorLogId(p.account, p.visitor), sessions, source: p.source, previous: ids.personLogId(p.account, prev) };
+    const fields = {
+      account: p.account,
+      person: ids.personLogId(p.account, p.person),
+      visitor: ids.visitorLogId(p.account, p.visitor),
+      sessions,
+      source: p.source,
+      previous: ids.personLogId(p.account, prev),
+    };
     this.log.info(fields, `[anonvisitor-merge] ${kv(fields)}`);
   }
 

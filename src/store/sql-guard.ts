@@ -29,14 +29,46 @@ export type StoreAccess = 'full' | 'read';
 export type GuardRunner = (sql: string, params: Record<string, unknown>) => Promise<string>;
 
 const READ_ROOTS = /^(?:SelectWithUnionQuery|SelectIntersectExceptQuery|Show\w*|Exists\w*|DescribeQuery|Explain)$/;
-const WRITE_ROOTS = /^(?:InsertQuery|CreateQuery|AlterQuery|DropQuery|Rename|TruncateQuery|OptimizeQuery|DeleteQuery|UpdateQuery|CheckQuery|KillQueryQuery|SYSTEM)$/;
+const WRITE_ROOTS =
+  /^(?:InsertQuery|CreateQuery|AlterQuery|DropQuery|Rename|TruncateQuery|OptimizeQuery|DeleteQuery|UpdateQuery|CheckQuery|KillQueryQuery|SYSTEM)$/;
 /** The SYSTEM commands the service's own jobs run (erasure: cleanup of old parts, replica sync). */
 const SERVICE_SYSTEM = /^SYSTEM (?:START CLEANUP|SYNC REPLICA) /;
 
 /** Table functions that only compute or read this store's own tables. */
-const LOCAL_TABLE_FUNCTIONS = ['numbers', 'numbers_mt', 'zeros', 'zeros_mt', 'values', 'generate_series', 'generateseries', 'generaterandom', 'null', 'view', 'merge', 'format', 'primes'];
+const LOCAL_TABLE_FUNCTIONS = [
+  'numbers',
+  'numbers_mt',
+  'zeros',
+  'zeros_mt',
+  'values',
+  'generate_series',
+  'generateseries',
+  'generaterandom',
+  'null',
+  'view',
+  'merge',
+  'format',
+  'primes',
+];
 /** Table and database engines that keep data inside the store's own data path. */
-const LOCAL_ENGINES = ['memory', 'null', 'log', 'tinylog', 'stripelog', 'set', 'join', 'buffer', 'merge', 'generaterandom', 'view', 'materializedview', 'atomic', 'ordinary', 'replicated', 'lazy'];
+const LOCAL_ENGINES = [
+  'memory',
+  'null',
+  'log',
+  'tinylog',
+  'stripelog',
+  'set',
+  'join',
+  'buffer',
+  'merge',
+  'generaterandom',
+  'view',
+  'materializedview',
+  'atomic',
+  'ordinary',
+  'replicated',
+  'lazy',
+];
 /** Scalar functions that read files (`file`, a CatBoost model path) or inspect the binary. */
 const OUTSIDE_SCALARS = ['file', 'catboostevaluate', 'modelevaluate', 'addresstosymbol', 'addresstoline', 'addresstolinewithinlines', 'demangle'];
 

@@ -33,14 +33,28 @@ export interface StoreServerOptions {
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** URL parameters that are part of the protocol, not settings to forward. */
-const PROTOCOL_PARAMS = new Set(['query', 'database', 'default_format', 'query_id', 'user', 'password', 'session_id', 'session_timeout', 'session_check', 'compress', 'decompress', 'buffer_size']);
+const PROTOCOL_PARAMS = new Set([
+  'query',
+  'database',
+  'default_format',
+  'query_id',
+  'user',
+  'password',
+  'session_id',
+  'session_timeout',
+  'session_check',
+  'compress',
+  'decompress',
+  'buffer_size',
+]);
 /** Settings of ClickHouse's HTTP layer that the embedded engine does not know. */
 const HTTP_ONLY = /^(?:http_\w+|wait_end_of_query|send_progress_in_http_headers|enable_http_compression|cancel_http_readonly_queries_on_client_close)$/;
 /**
  * Row formats a client INSERT body may use. Not `Values` (it evaluates expressions, `file()`
  * included), nor formats that read schema or template files.
  */
-const INSERT_FORMATS = /^(?:JSON(?:Compact|Strings|CompactStrings)?EachRow(?:WithNames(?:AndTypes)?)?|JSONLines|NDJSON|CSV(?:WithNames(?:AndTypes)?)?|TSV(?:Raw)?(?:WithNames(?:AndTypes)?)?|TabSeparated(?:Raw)?(?:WithNames(?:AndTypes)?)?|RowBinary(?:WithNames(?:AndTypes)?|WithDefaults)?|Native)$/i;
+const INSERT_FORMATS =
+  /^(?:JSON(?:Compact|Strings|CompactStrings)?EachRow(?:WithNames(?:AndTypes)?)?|JSONLines|NDJSON|CSV(?:WithNames(?:AndTypes)?)?|TSV(?:Raw)?(?:WithNames(?:AndTypes)?)?|TabSeparated(?:Raw)?(?:WithNames(?:AndTypes)?)?|RowBinary(?:WithNames(?:AndTypes)?|WithDefaults)?|Native)$/i;
 
 interface ClickHouseLikeError {
   message: string;
@@ -163,7 +177,9 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
       const code = e instanceof StoreError ? e.code : errorCode(err);
       // chdb's errors arrive parsed (message without code and type): put them back in
       // ClickHouse's form, which clients parse into code and type.
-      const msg = err.message.startsWith('Code:') ? err.message : `Code: ${code}. DB::Exception: ${err.message.trim()} (${err.type && /^[A-Z0-9_]+$/.test(err.type) ? err.type : 'UNKNOWN_EXCEPTION'})`;
+      const msg = err.message.startsWith('Code:')
+        ? err.message
+        : `Code: ${code}. DB::Exception: ${err.message.trim()} (${err.type && /^[A-Z0-9_]+$/.test(err.type) ? err.type : 'UNKNOWN_EXCEPTION'})`;
       if (e instanceof StoreError) log.warn({ code, type: e.type, detail: e.message }, 'store request refused');
       else log.debug({ code, msg }, 'store query failed');
       if (!res.headersSent) res.writeHead(statusFor(code), { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-exception-code': String(code) });

@@ -124,7 +124,12 @@
   function who(person, visitors) {
     const list = (Array.isArray(visitors) ? visitors : [visitors]).filter(Boolean);
     if (person) {
-      return h('span', { class: 'who' }, h('span', { class: 'person', 'data-person': person }, person), list.length > 1 ? h('span', { class: 'muted small' }, ` · ${list.length} devices`) : null);
+      return h(
+        'span',
+        { class: 'who' },
+        h('span', { class: 'person', 'data-person': person }, person),
+        list.length > 1 ? h('span', { class: 'muted small' }, ` · ${list.length} devices`) : null,
+      );
     }
     return h('span', { class: 'anon', title: list.join(', ') }, 'anonymous ', h('span', { class: 'muted' }, short(list[0])));
   }
@@ -134,7 +139,15 @@
     return h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.num ? 'num' : undefined }, c.label)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('th', { class: c.num ? 'num' : undefined }, c.label)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -184,7 +197,9 @@
   }
 
   function unavailable(el, err) {
-    el.replaceChildren(h('p', { class: 'unavailable' }, 'unavailable', h('span', { class: 'muted small' }, ` (${err && err.message ? err.message : 'no answer'})`)));
+    el.replaceChildren(
+      h('p', { class: 'unavailable' }, 'unavailable', h('span', { class: 'muted small' }, ` (${err && err.message ? err.message : 'no answer'})`)),
+    );
   }
 
   // ---- live presence ------------------------------------------------------------------------
@@ -265,7 +280,9 @@
     $('online-anon-pct').textContent = pct(c.anonymous, c.online);
 
     const pages = [...state.pages].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 30);
-    $('pages-body').replaceChildren(...pages.map(([path, count]) => h('tr', { 'data-path': path }, h('td', { class: 'path' }, path), h('td', { class: 'num' }, num(count)))));
+    $('pages-body').replaceChildren(
+      ...pages.map(([path, count]) => h('tr', { 'data-path': path }, h('td', { class: 'path' }, path), h('td', { class: 'num' }, num(count)))),
+    );
     $('pages-empty').textContent = 'nobody online right now';
     $('pages-empty').hidden = pages.length > 0;
 
@@ -280,7 +297,13 @@
             'data-person': v.personId || undefined,
             onclick: v.sessionId ? () => openSession(v.sessionId, v.visitorId, v.personId) : undefined,
           },
-          h('td', {}, who(v.personId, v.visitorId), v.segment ? h('span', { class: 'tag', title: 'segment' }, v.segment) : null, v.crossSegment ? h('span', { class: 'tag cross', title: `on a ${v.pageSegment} page` }, `→ ${v.pageSegment}`) : null),
+          h(
+            'td',
+            {},
+            who(v.personId, v.visitorId),
+            v.segment ? h('span', { class: 'tag', title: 'segment' }, v.segment) : null,
+            v.crossSegment ? h('span', { class: 'tag cross', title: `on a ${v.pageSegment} page` }, `→ ${v.pageSegment}`) : null,
+          ),
           h('td', { class: 'path' }, v.path, v.title ? h('div', { class: 'muted small' }, v.title) : null),
           h('td', { class: 'num' }, num(v.pagesViewed)),
           h('td', { class: 'small' }, [v.uaFamily, v.device].filter(Boolean).join(' · '), v.tabs > 1 ? h('div', { class: 'muted' }, `${v.tabs} tabs`) : null),
@@ -514,17 +537,21 @@
       const rows = data.queue || [];
       el.replaceChildren(
         rows.length
-          ? table(rows, [
-              { label: '#', num: true, value: (r) => num(r.rank) },
-              { label: 'who', value: (r) => who(r.personId, r.visitorIds) },
-              { label: 'score', num: true, value: (r) => num(r.score) },
-              { label: 'recency', num: true, value: (r) => num(r.recency) },
-              { label: 'depth', num: true, value: (r) => num(r.depth) },
-              { label: 'dwell', num: true, value: (r) => num(r.dwell) },
-              { label: 'page views', num: true, value: (r) => num(r.pageViews) },
-              { label: 'engaged', num: true, value: (r) => duration(r.dwellMs) },
-              { label: 'last seen', value: (r) => agoEl(r.lastSeenMs || toMs(r.lastSeen)) },
-            ], openWho)
+          ? table(
+              rows,
+              [
+                { label: '#', num: true, value: (r) => num(r.rank) },
+                { label: 'who', value: (r) => who(r.personId, r.visitorIds) },
+                { label: 'score', num: true, value: (r) => num(r.score) },
+                { label: 'recency', num: true, value: (r) => num(r.recency) },
+                { label: 'depth', num: true, value: (r) => num(r.depth) },
+                { label: 'dwell', num: true, value: (r) => num(r.dwell) },
+                { label: 'page views', num: true, value: (r) => num(r.pageViews) },
+                { label: 'engaged', num: true, value: (r) => duration(r.dwellMs) },
+                { label: 'last seen', value: (r) => agoEl(r.lastSeenMs || toMs(r.lastSeen)) },
+              ],
+              openWho,
+            )
           : h('p', { class: 'muted' }, 'nobody to call yet'),
         ...(data.formula ? [h('p', { class: 'muted small formula' }, data.formula)] : []),
       );
@@ -545,13 +572,26 @@
         // No impressions: there is no rate to show, only the clicks that came without one.
         el.replaceChildren(
           h('p', { class: 'muted', id: 'ctr-empty' }, 'no recommendations shown in this window'),
-          ...(clicks ? [h('p', { class: 'muted small' }, `${clickText} on recommended links without a recorded impression (the recommender reports what it showed with POST /api/recommendations)`)] : []),
+          ...(clicks
+            ? [
+                h(
+                  'p',
+                  { class: 'muted small' },
+                  `${clickText} on recommended links without a recorded impression (the recommender reports what it showed with POST /api/recommendations)`,
+                ),
+              ]
+            : []),
         );
         return;
       }
       const rows = (data.listings || []).slice(0, 10);
       el.replaceChildren(
-        h('div', { class: 'ctr-overall' }, h('span', { class: 'big', id: 'ctr-overall' }, rate(o.ctr)), h('div', { class: 'muted' }, `${clickText} on ${num(shown)} recommended ${shown === 1 ? 'listing' : 'listings'} shown`)),
+        h(
+          'div',
+          { class: 'ctr-overall' },
+          h('span', { class: 'big', id: 'ctr-overall' }, rate(o.ctr)),
+          h('div', { class: 'muted' }, `${clickText} on ${num(shown)} recommended ${shown === 1 ? 'listing' : 'listings'} shown`),
+        ),
         table(rows, [
           { label: 'listing', cls: 'path', value: (r) => r.listing },
           { label: 'shown', num: true, value: (r) => num(r.impressions) },
@@ -582,13 +622,27 @@
       const rows = data.people || [];
       el.replaceChildren(
         rows.length
-          ? table(rows, [
-              { label: 'who', value: (r) => who(r.personId, r.visitorIds) },
-              { label: 'looked at', value: (r) => h('ul', { class: 'looked' }, (r.pages || []).map((p) => h('li', { title: p.path }, p.title || p.path, p.views > 1 ? h('span', { class: 'muted' }, ` ×${p.views}`) : null))) },
-              { label: 'visits', num: true, value: (r) => num(r.sessions) },
-              { label: 'engaged', num: true, value: (r) => duration(r.dwellMs) },
-              { label: 'last seen', value: (r) => agoEl(toMs(r.lastSeen)) },
-            ], openWho)
+          ? table(
+              rows,
+              [
+                { label: 'who', value: (r) => who(r.personId, r.visitorIds) },
+                {
+                  label: 'looked at',
+                  value: (r) =>
+                    h(
+                      'ul',
+                      { class: 'looked' },
+                      (r.pages || []).map((p) =>
+                        h('li', { title: p.path }, p.title || p.path, p.views > 1 ? h('span', { class: 'muted' }, ` ×${p.views}`) : null),
+                      ),
+                    ),
+                },
+                { label: 'visits', num: true, value: (r) => num(r.sessions) },
+                { label: 'engaged', num: true, value: (r) => duration(r.dwellMs) },
+                { label: 'last seen', value: (r) => agoEl(toMs(r.lastSeen)) },
+              ],
+              openWho,
+            )
           : h('p', { class: 'muted' }, 'nobody in this window'),
       );
     } catch (err) {
@@ -623,7 +677,13 @@
   const charts = new Map();
 
   function axis(extra) {
-    return { stroke: COLOR.muted, grid: { stroke: COLOR.line, width: 1 }, ticks: { stroke: COLOR.line, width: 1, size: 4 }, font: '11px system-ui, sans-serif', ...extra };
+    return {
+      stroke: COLOR.muted,
+      grid: { stroke: COLOR.line, width: 1 },
+      ticks: { stroke: COLOR.line, width: 1, size: 4 },
+      font: '11px system-ui, sans-serif',
+      ...extra,
+    };
   }
 
   const countAxis = (extra) => axis({ incrs: COUNT_STEPS, size: 40, ...extra });
@@ -731,7 +791,10 @@
         height: 190,
         scales: { x: { time: true, range: () => [Date.now() - onlineWindowMs(), Date.now()] }, y: { range: countRange } },
         axes: [axis(), countAxis()],
-        series: [{}, { label: 'online', stroke: COLOR.accent, fill: COLOR.accentFill, width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } }],
+        series: [
+          {},
+          { label: 'online', stroke: COLOR.accent, fill: COLOR.accentFill, width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } },
+        ],
       }),
       data,
       'nobody online in this window',
@@ -778,7 +841,14 @@
           scales: { x: { time: true, range: bucketRange(stepMs) }, y: { range: countRange } },
           axes: [axis(), countAxis()],
           series: [
-            { value: (_u, v) => (v === null ? '–' : bucket === 'day' ? new Date(v).toLocaleDateString([], { weekday: 'short', month: 'short', day: 'numeric' }) : new Date(v).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' })) },
+            {
+              value: (_u, v) =>
+                v === null
+                  ? '–'
+                  : bucket === 'day'
+                    ? new Date(v).toLocaleDateString([], { weekday: 'short', month: 'short', day: 'numeric' })
+                    : new Date(v).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' }),
+            },
             { label: 'page views', stroke: COLOR.accent, fill: COLOR.bar, width: 0, paths: bars(0.7), points: { show: false } },
             { label: 'visitors', stroke: COLOR.ok, width: 2, points: { show: true, size: 4 } },
           ],
@@ -788,7 +858,10 @@
       );
       const views = cols[1].reduce((a, b) => a + b, 0);
       const busiest = Math.max(0, ...cols[2]);
-      note('chart-traffic', `${num(views)} ${views === 1 ? 'page view' : 'page views'} in the window · the busiest ${bucket} had ${num(busiest)} ${busiest === 1 ? 'visitor' : 'visitors'} · times in ${TZ}`);
+      note(
+        'chart-traffic',
+        `${num(views)} ${views === 1 ? 'page view' : 'page views'} in the window · the busiest ${bucket} had ${num(busiest)} ${busiest === 1 ? 'visitor' : 'visitors'} · times in ${TZ}`,
+      );
     } catch (err) {
       chartFailed('chart-traffic', err);
     }
@@ -831,18 +904,39 @@
     try {
       const data = await api(`/api/ctr/series?bucket=day&from=30d&tz=${encodeURIComponent(TZ)}`);
       const points = data.points || [];
-      const cols = [points.map((p) => p.t), points.map((p) => p.impressions), points.map((p) => p.clicks), points.map((p) => (p.ctr === null ? null : Math.round(p.ctr * 1000) / 10))];
+      const cols = [
+        points.map((p) => p.t),
+        points.map((p) => p.impressions),
+        points.map((p) => p.clicks),
+        points.map((p) => (p.ctr === null ? null : Math.round(p.ctr * 1000) / 10)),
+      ];
       plot(
         'chart-ctr',
         () => ({
           height: 170,
-          scales: { x: { time: true, range: bucketRange(DAY_MS) }, n: { range: countRange }, pct: { range: (_u, _min, max) => [0, Math.max(10, Math.ceil(((max || 0) * 1.15) / 10) * 10)] } },
-          axes: [axis(), axis({ scale: 'pct', size: 44, values: (_u, vals) => vals.map((v) => `${v} %`) }), countAxis({ scale: 'n', side: 1, grid: { show: false } })],
+          scales: {
+            x: { time: true, range: bucketRange(DAY_MS) },
+            n: { range: countRange },
+            pct: { range: (_u, _min, max) => [0, Math.max(10, Math.ceil(((max || 0) * 1.15) / 10) * 10)] },
+          },
+          axes: [
+            axis(),
+            axis({ scale: 'pct', size: 44, values: (_u, vals) => vals.map((v) => `${v} %`) }),
+            countAxis({ scale: 'n', side: 1, grid: { show: false } }),
+          ],
           series: [
             { value: (_u, v) => (v === null ? '–' : new Date(v).toLocaleDateString([], { month: 'short', day: 'numeric' })) },
             { label: 'shown', scale: 'n', stroke: COLOR.gray, fill: COLOR.gray, width: 0, paths: bars(0.8), points: { show: false } },
             { label: 'clicks', scale: 'n', stroke: COLOR.bar, fill: COLOR.bar, width: 0, paths: bars(0.4), points: { show: false } },
-            { label: 'CTR', scale: 'pct', stroke: COLOR.purple, width: 2, spanGaps: true, points: { show: true, size: 5 }, value: (_u, v) => (v === null ? '–' : `${v} %`) },
+            {
+              label: 'CTR',
+              scale: 'pct',
+              stroke: COLOR.purple,
+              width: 2,
+              spanGaps: true,
+              points: { show: true, size: 5 },
+              value: (_u, v) => (v === null ? '–' : `${v} %`),
+            },
           ],
         }),
         cols,

@@ -141,21 +141,24 @@
     var t = (lastTs = Math.max(now(), (lastTs || 0) + 1));
     queue.push(
       extend(
-        extend({}, {
-          account: account,
-          type: type,
-          sessionId: session(t),
-          visitorId: visitor(),
-          path: clip(viewing ? viewPath : location.pathname, MAX_PATH) || '/',
-          eventId: uuid(),
-          ts: t,
-          url: clip(viewing ? viewUrl : location.href, MAX_URL),
-          title: clip(d.title, MAX_TITLE),
-          segment: valid(SEGMENT_RE, segment),
-          listing: viewing ? viewListing : null
-        }),
-        fields
-      )
+        extend(
+          {},
+          {
+            account: account,
+            type: type,
+            sessionId: session(t),
+            visitorId: visitor(),
+            path: clip(viewing ? viewPath : location.pathname, MAX_PATH) || '/',
+            eventId: uuid(),
+            ts: t,
+            url: clip(viewing ? viewUrl : location.href, MAX_URL),
+            title: clip(d.title, MAX_TITLE),
+            segment: valid(SEGMENT_RE, segment),
+            listing: viewing ? viewListing : null,
+          },
+        ),
+        fields,
+      ),
     );
     queue.splice(0, queue.length - MAX_QUEUE);
     schedule(queue.length < MAX_BATCH ? 250 : 0);
@@ -172,7 +175,7 @@
       body: JSON.stringify(batch[1] ? { events: batch } : batch[0]),
       headers: { 'Content-Type': 'text/plain' },
       keepalive: true,
-      credentials: 'include'
+      credentials: 'include',
     });
   }
 
@@ -198,7 +201,7 @@
       }),
       guard(function () {
         retry(batch, 0);
-      })
+      }),
     );
   }
 
@@ -240,7 +243,7 @@
       guard(function () {
         if (started && !viewing) startView(previous);
       }),
-      0
+      0,
     );
   }
 
@@ -295,7 +298,7 @@
         guard(function () {
           if (visible()) send('heartbeat');
         }),
-        heartbeatMs
+        heartbeatMs,
       );
   }
 
@@ -378,7 +381,7 @@
     function () {
       scrollTimer = scrollTimer || setTimeout(guard(onScroll), 150);
     },
-    { passive: true }
+    { passive: true },
   );
   on(d, 'click', onClick, true);
   on(d, 'auxclick', onClick, true);

@@ -120,7 +120,16 @@ export async function startTestSite(account: string): Promise<TestSite> {
     const listing = /^\/listings\/([a-z0-9-]{1,64})$/.exec(url.pathname);
     if (listing) {
       const slug = listing[1]!;
-      return send(200, page(site, url, `Listing ${slug}`, `<h1>Listing ${esc(slug)}</h1><div data-track="floorplan"><span id="fp">Floor plan</span></div>`, `<meta name="mxy:listing" content="${esc(slug)}">`));
+      return send(
+        200,
+        page(
+          site,
+          url,
+          `Listing ${slug}`,
+          `<h1>Listing ${esc(slug)}</h1><div data-track="floorplan"><span id="fp">Floor plan</span></div>`,
+          `<meta name="mxy:listing" content="${esc(slug)}">`,
+        ),
+      );
     }
     if (url.pathname === '/blank') return send(200, '<!doctype html><title>blank</title><p>no snippet here</p>');
     send(404, '<!doctype html><title>not found</title>');

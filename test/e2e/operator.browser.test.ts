@@ -225,11 +225,18 @@ describe('the signed link in the browser', () => {
     ]);
 
     // The reports name the person too, once the views have settled.
-    await eventually(async () => {
-      await op.page.click('#refresh');
-      await op.page.waitForTimeout(300);
-      return (await op.page.locator(`#briefing-body [data-person="${person}"]`).count()) > 0 && (await op.page.locator(`#engagement-body [data-person="${person}"]`).count()) > 0;
-    }, 20_000, 500);
+    await eventually(
+      async () => {
+        await op.page.click('#refresh');
+        await op.page.waitForTimeout(300);
+        return (
+          (await op.page.locator(`#briefing-body [data-person="${person}"]`).count()) > 0 &&
+          (await op.page.locator(`#engagement-body [data-person="${person}"]`).count()) > 0
+        );
+      },
+      20_000,
+      500,
+    );
     // "… ago" keeps counting between report refreshes.
     const updated = await op.page.textContent('#updated');
     const agoBefore = await op.page.textContent('#briefing-body time[data-ago]');
@@ -368,7 +375,8 @@ describe('the charts', () => {
       lis.map((li) => ({
         path: li.getAttribute('data-path'),
         views: Number(li.getAttribute('data-views')),
-        ratio: (li.querySelector('.fill') as HTMLElement).getBoundingClientRect().width / (li.querySelector('.bar') as HTMLElement).getBoundingClientRect().width,
+        ratio:
+          (li.querySelector('.fill') as HTMLElement).getBoundingClientRect().width / (li.querySelector('.bar') as HTMLElement).getBoundingClientRect().width,
       })),
     );
     expect(bars.map((b) => [b.path, b.views])).toEqual([
@@ -399,7 +407,9 @@ describe('the charts', () => {
     expect(await page.isVisible('#visitors-empty')).toBe(true);
     expect(await page.textContent('#pages-empty')).toBe('nobody online right now');
     const blank = await page.$$eval('section.card', (cards) =>
-      cards.filter((c) => (c as HTMLElement).innerText.trim() === (c.querySelector('h2') as HTMLElement).innerText.trim()).map((c) => c.getAttribute('aria-labelledby')),
+      cards
+        .filter((c) => (c as HTMLElement).innerText.trim() === (c.querySelector('h2') as HTMLElement).innerText.trim())
+        .map((c) => c.getAttribute('aria-labelledby')),
     );
     expect(blank).toEqual([]);
     await screenshot(page, 'operator-charts');

@@ -132,12 +132,24 @@ describe('serving /t.js and the operator page', () => {
     // Raw request lines, so nothing normalises the dots away before the gateway sees them.
     const status = (p: string) =>
       new Promise<number>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: new URL(t.url).port, path: p }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: new URL(t.url).port, path: p }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
       });
-    for (const p of ['/../package.json', '/t.js/../../package.json', '/%2e%2e/src/service.ts', '/web/t.js', '/src/web/t.js', '/dashboard.html', '/t.js%00.map', '/..%2fpackage.json', '/accounts.json']) {
+    for (const p of [
+      '/../package.json',
+      '/t.js/../../package.json',
+      '/%2e%2e/src/service.ts',
+      '/web/t.js',
+      '/src/web/t.js',
+      '/dashboard.html',
+      '/t.js%00.map',
+      '/..%2fpackage.json',
+      '/accounts.json',
+    ]) {
       expect(await status(p), p).toBe(404);
     }
   });
@@ -160,7 +172,8 @@ describe('serving /t.js and the operator page', () => {
         const head = await raw('HEAD', p, { 'accept-encoding': enc });
         expect(head.status, `HEAD ${p} ${enc}`).toBe(200);
         expect(head.body.length).toBe(0);
-        for (const h of ['content-type', 'cache-control', 'etag', 'content-encoding', 'x-content-type-options']) expect(head.headers[h], `${p} ${h}`).toBe(get.headers[h]);
+        for (const h of ['content-type', 'cache-control', 'etag', 'content-encoding', 'x-content-type-options'])
+          expect(head.headers[h], `${p} ${h}`).toBe(get.headers[h]);
         expect(Number(head.headers['content-length'])).toBe(get.body.length);
       }
     }
@@ -230,7 +243,11 @@ describe('a visit in the browser', () => {
 
     expect(at('pageview', '/')).toHaveLength(1);
     expect(at('pageview', '/')[0]!.url).toBe(`${site.origin}/`);
-    expect(at('scroll', '/').map((e) => e.depth).sort((a, b) => a - b)).toEqual(expectedDepths);
+    expect(
+      at('scroll', '/')
+        .map((e) => e.depth)
+        .sort((a, b) => a - b),
+    ).toEqual(expectedDepths);
     expect(at('click', '/')).toHaveLength(1);
     expect(at('click', '/')[0]!.label).toBe('floorplan');
 
@@ -312,9 +329,11 @@ describe('a visit in the browser', () => {
     const ctx = await newContext(browser);
     await ctx.addInitScript(() => {
       const w = window as unknown as { mxy: ((...a: unknown[]) => void) & { q?: unknown[] } };
-      w.mxy = w.mxy || function (...args: unknown[]) {
-        (w.mxy.q = w.mxy.q || []).push(args);
-      };
+      w.mxy =
+        w.mxy ||
+        function (...args: unknown[]) {
+          (w.mxy.q = w.mxy.q || []).push(args);
+        };
       w.mxy('segment', 'south');
       w.mxy('track', 'early-bird', { plan: 'a' });
     });
@@ -344,7 +363,12 @@ describe('a visit in the browser', () => {
       attempts.push(req.postData() ?? '');
       n++;
       if (n === 1) return route.abort('connectionreset');
-      if (n === 2) return route.fulfill({ status: 503, headers: { 'retry-after': '1', 'access-control-allow-origin': site.origin, 'access-control-allow-credentials': 'true' }, body: '{"error":"store-unavailable"}' });
+      if (n === 2)
+        return route.fulfill({
+          status: 503,
+          headers: { 'retry-after': '1', 'access-control-allow-origin': site.origin, 'access-control-allow-credentials': 'true' },
+          body: '{"error":"store-unavailable"}',
+        });
       return route.continue();
     });
     await page.goto(`${site.origin}/`);
@@ -408,11 +432,15 @@ describe('privacy', () => {
     await ctx.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
     const page = await ctx.newPage();
     const errors = collectPageErrors(page);
-    const seen = await requestsDuring(page, async () => {
-      await page.goto(`${site.origin}/`);
-      await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
-      await page.click('#fp');
-    }, 1_500);
+    const seen = await requestsDuring(
+      page,
+      async () => {
+        await page.goto(`${site.origin}/`);
+        await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+        await page.click('#fp');
+      },
+      1_500,
+    );
     expect(seen).toHaveLength(0);
     expect(await page.evaluate(() => localStorage.getItem('mxy_a'))).toBeNull();
     expect(errors).toEqual([]);
@@ -421,10 +449,14 @@ describe('privacy', () => {
     // Control: the same steps without DNT do send, so the silence above is the snippet's doing.
     const ctl = await newContext(browser);
     const p2 = await ctl.newPage();
-    const sent = await requestsDuring(p2, async () => {
-      await p2.goto(`${site.origin}/`);
-      await p2.click('#fp');
-    }, 1_500);
+    const sent = await requestsDuring(
+      p2,
+      async () => {
+        await p2.goto(`${site.origin}/`);
+        await p2.click('#fp');
+      },
+      1_500,
+    );
     expect(sent.length).toBeGreaterThan(0);
     await ctl.close();
   });
@@ -432,10 +464,14 @@ describe('privacy', () => {
   it('waits for consent when the tag asks for it, and forgets the visitor when consent is withdrawn', async () => {
     const ctx = await newContext(browser);
     const page = await ctx.newPage();
-    const before = await requestsDuring(page, async () => {
-      await page.goto(`${site.origin}/?consent=required`);
-      await page.click('#fp');
-    }, 1_000);
+    const before = await requestsDuring(
+      page,
+      async () => {
+        await page.goto(`${site.origin}/?consent=required`);
+        await page.click('#fp');
+      },
+      1_000,
+    );
     expect(before).toHaveLength(0);
     expect(await page.evaluate(() => localStorage.getItem('mxy_a'))).toBeNull();
 

@@ -49,12 +49,53 @@ async function stillServing(): Promise<void> {
 }
 
 const HOSTILE_VALUES: unknown[] = [
-  // eslint-disable-next-line no-loss-of-precision -- a number past 2^53, as a client may send it
-  null, true, -1, 0, 1e308, -1e308, 9007199254740993, 1.5, 2 ** 53, '', ' ', 'x'.repeat(10_000), '\u0000\u0001\u001f',
-  '\ud800', '😀'.repeat(300), '../../etc/passwd', '<script>alert(1)</script>', "'; DROP TABLE events; --", '{{7*7}}', '${jndi:ldap://x}',
-  [], [1, 2], {}, { $gt: '' }, { __proto__: { polluted: 1 } }, { toString: 'x' }, Array(50).fill('a'),
+  null,
+  true,
+  -1,
+  0,
+  1e308,
+  -1e308,
+  Number.MAX_SAFE_INTEGER + 2,
+  1.5,
+  2 ** 53,
+  '',
+  ' ',
+  'x'.repeat(10_000),
+  '\u0000\u0001\u001f',
+  '\ud800',
+  '😀'.repeat(300),
+  '../../etc/passwd',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE events; --",
+  '{{7*7}}',
+  '${jndi:ldap://x}',
+  [],
+  [1, 2],
+  {},
+  { $gt: '' },
+  { __proto__: { polluted: 1 } },
+  { toString: 'x' },
+  Array(50).fill('a'),
 ];
-const FIELDS = ['account', 'type', 'sessionId', 'visitorId', 'path', 'eventId', 'ts', 'url', 'title', 'referrer', 'label', 'depth', 'dwellMs', 'listing', 'rec', 'segment', 'props'];
+const FIELDS = [
+  'account',
+  'type',
+  'sessionId',
+  'visitorId',
+  'path',
+  'eventId',
+  'ts',
+  'url',
+  'title',
+  'referrer',
+  'label',
+  'depth',
+  'dwellMs',
+  'listing',
+  'rec',
+  'segment',
+  'props',
+];
 
 describe('fault: malformed and hostile HTTP input', () => {
   it('answers random bytes and broken encodings with 4xx', async () => {
@@ -106,7 +147,12 @@ describe('fault: malformed and hostile HTTP input', () => {
     const big = JSON.stringify({ ...beacon(account), title: 'x'.repeat(70_000) });
     expect(await send(big)).toBe(413);
     const batch = { events: Array.from({ length: 21 }, () => beacon(account, { eventId: randomUUID() })) };
-    expect(await send(JSON.stringify(batch), batch.events.map((e) => String(e.eventId)))).toBe(400);
+    expect(
+      await send(
+        JSON.stringify(batch),
+        batch.events.map((e) => String(e.eventId)),
+      ),
+    ).toBe(400);
     await stillServing();
   });
 
@@ -157,7 +203,10 @@ describe('fault: malformed and hostile HTTP input', () => {
     e = ev();
     const smuggled = `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`;
     // Read to the end of the connection: a smuggled request would show as a second answer.
-    const smuggle = await rawRequest(port, head(`Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`), { timeoutMs: 1500, untilClose: true });
+    const smuggle = await rawRequest(port, head(`Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`), {
+      timeoutMs: 1500,
+      untilClose: true,
+    });
     results.push({ name: 'content-length with chunked', status: smuggle.status, ids: [] });
     expect(smuggle.statusLines, smuggle.raw).toBeLessThanOrEqual(1);
     await run('chunked body', head(`Transfer-Encoding: chunked\r\n\r\n${e.body.length.toString(16)}\r\n${e.body}\r\n0\r\n\r\n`), [e.id]);
@@ -194,7 +243,8 @@ describe('fault: malformed and hostile HTTP input', () => {
   });
 
   it('answers up to 48 request headers; past that closes the connection unanswered (a uWS build limit)', async () => {
-    const get = (n: number, pad = 0) => `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: n - 1 }, (_, i) => `X-H${i}: ${'v'.repeat(pad)}\r\n`).join('')}\r\n`;
+    const get = (n: number, pad = 0) =>
+      `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: n - 1 }, (_, i) => `X-H${i}: ${'v'.repeat(pad)}\r\n`).join('')}\r\n`;
     const ok = await rawRequest(port, get(48));
     expect(ok.status).toBe(200);
     // 49 headers in more than 4 kB: the parser gives up at once.
@@ -216,12 +266,24 @@ describe('fault: malformed and hostile HTTP input', () => {
     const trav = t.accounts[1]!;
     const leaks = [/root:x:0:0/, /"name":\s*"visitor-presence"/, /import .* from '/, /BEGIN (RSA |OPENSSH )?PRIVATE KEY/, /adminKeySha256/];
     const paths = [
-      '/t.js/../../../../etc/passwd', '/t.js/..%2f..%2f..%2fetc%2fpasswd', '/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fpackage.json',
-      '/t.js%00.html', '/t.js/../package.json', '/./././t.js/../../src/main.ts', '/static/../../package.json', '/web/../../.env',
-      `/listings/../../etc/passwd?account=${trav.id}`, `/listings/..%2f..%2fetc%2fpasswd/click?account=${trav.id}`,
-      `/listings/%2e%2e/click?account=${trav.id}`, `/listings/..%252f..%252fadmin/click?account=${trav.id}`,
-      `/listings/x%0d%0aSet-Cookie:%20evil=1/click?account=${trav.id}`, `/listings/%2F%2Fevil.example/click?account=${trav.id}`,
-      `/listings/../../../${trav.id}/click?account=${trav.id}`, '/..;/healthz', '/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd',
+      '/t.js/../../../../etc/passwd',
+      '/t.js/..%2f..%2f..%2fetc%2fpasswd',
+      '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/..%2f..%2fpackage.json',
+      '/t.js%00.html',
+      '/t.js/../package.json',
+      '/./././t.js/../../src/main.ts',
+      '/static/../../package.json',
+      '/web/../../.env',
+      `/listings/../../etc/passwd?account=${trav.id}`,
+      `/listings/..%2f..%2fetc%2fpasswd/click?account=${trav.id}`,
+      `/listings/%2e%2e/click?account=${trav.id}`,
+      `/listings/..%252f..%252fadmin/click?account=${trav.id}`,
+      `/listings/x%0d%0aSet-Cookie:%20evil=1/click?account=${trav.id}`,
+      `/listings/%2F%2Fevil.example/click?account=${trav.id}`,
+      `/listings/../../../${trav.id}/click?account=${trav.id}`,
+      '/..;/healthz',
+      '/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd',
     ];
     const listingPrefix = `${trav.origin}/listings/`;
     for (const p of paths) {

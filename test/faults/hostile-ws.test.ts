@@ -101,7 +101,10 @@ describe('fault: hostile live WebSocket clients', () => {
         body: JSON.stringify({ events }),
       });
       await res.arrayBuffer();
-      ledger.record(events.map((e) => e.eventId), res.status);
+      ledger.record(
+        events.map((e) => e.eventId),
+        res.status,
+      );
     }
     expect(ledger.statuses['204']).toBe(150);
 
@@ -109,7 +112,8 @@ describe('fault: hostile live WebSocket clients', () => {
     const joined = new Set<string>();
     await eventually(
       () => {
-        for (const m of good.messages.splice(0)) if (m.startsWith('{"type":"join"')) joined.add((JSON.parse(m) as { visitor: { visitorId: string } }).visitor.visitorId);
+        for (const m of good.messages.splice(0))
+          if (m.startsWith('{"type":"join"')) joined.add((JSON.parse(m) as { visitor: { visitorId: string } }).visitor.visitorId);
         return joined.size >= visitors.length;
       },
       30_000,

@@ -16,9 +16,31 @@ const t = useTestService({ env: { FLUSH_BATCH_SIZE: '1000', FLUSH_INTERVAL_MS: '
 function rowText(account: string, id: string, patch: (json: string) => string): string {
   const now = chTime(Date.now());
   const row = {
-    account_id: account, event_id: id, ts: now, received_at: now, type: 'pageview', session_id: 's-poison', visitor_id: 'v-poison',
-    person_id: '', path: '/poison', url: 'URL', title: '', referrer: '', label: '', depth: 0, dwell_ms: 0, listing: '', rec_id: '',
-    segment: '', props: '', ua_family: '', device: '', referrer_host: '', channel: '', country: '', ip_hash: '',
+    account_id: account,
+    event_id: id,
+    ts: now,
+    received_at: now,
+    type: 'pageview',
+    session_id: 's-poison',
+    visitor_id: 'v-poison',
+    person_id: '',
+    path: '/poison',
+    url: 'URL',
+    title: '',
+    referrer: '',
+    label: '',
+    depth: 0,
+    dwell_ms: 0,
+    listing: '',
+    rec_id: '',
+    segment: '',
+    props: '',
+    ua_family: '',
+    device: '',
+    referrer_host: '',
+    channel: '',
+    country: '',
+    ip_hash: '',
   };
   return patch(JSON.stringify(row));
 }
@@ -40,7 +62,10 @@ describe('fault: rows ClickHouse refuses', () => {
     const lone = randomUUID();
     const res = await fetch(`${t.url}/v/event`, {
       method: 'POST',
-      headers: { 'content-type': 'text/plain', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36' },
+      headers: {
+        'content-type': 'text/plain',
+        'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36',
+      },
       body: `{"account":"${account}","type":"pageview","sessionId":"s-lone","visitorId":"v-lone","path":"/lone","title":"a\\ud800b","eventId":"${lone}"}`,
     });
     ledger.record([lone], res.status);

@@ -173,7 +173,10 @@ describe('fault: slow readers', () => {
   it('closes connections that pipeline GET /t.js without reading, and keeps serving everyone else', async () => {
     const r = await underAttack(gw, 'GET /t.js HTTP/1.1\r\nHost: x\r\n\r\n');
     console.info('[slow-reader] t.js', { ...r, probes: r.probes.map(Math.round).join(' ') });
-    expect(r.closedAt.every((ms) => ms >= 0), `closed at ${r.closedAt.join(', ')} ms`).toBe(true);
+    expect(
+      r.closedAt.every((ms) => ms >= 0),
+      `closed at ${r.closedAt.join(', ')} ms`,
+    ).toBe(true);
     starvedNot(r.probes);
     expect(r.rssGrowthMb).toBeLessThan(200);
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
@@ -186,7 +189,10 @@ describe('fault: slow readers', () => {
     expect((await fetch(`${gw.url}/t.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
     const r = await underAttack(gw, `GET /t.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${etag}\r\n\r\n`);
     console.info('[slow-reader] 304', { ...r, probes: r.probes.map(Math.round).join(' ') });
-    expect(r.closedAt.every((ms) => ms >= 0), `closed at ${r.closedAt.join(', ')} ms`).toBe(true);
+    expect(
+      r.closedAt.every((ms) => ms >= 0),
+      `closed at ${r.closedAt.join(', ')} ms`,
+    ).toBe(true);
     starvedNot(r.probes);
     expect(r.rssGrowthMb).toBeLessThan(200);
   });
@@ -197,7 +203,10 @@ describe('fault: slow readers', () => {
     const clients = Array.from({ length: 3 }, () => slowClient(port, 'GET /dashboard.js HTTP/1.1\r\nHost: x\r\n\r\n', 20_000));
     const closedAt = await Promise.all(clients.map((c) => Promise.race([c.closed, new Promise<number>((r) => setTimeout(() => r(-1), 15_000))])));
     for (const c of clients) c.destroy();
-    expect(closedAt.every((ms) => ms >= 0), `closed at ${closedAt.join(', ')} ms`).toBe(true);
+    expect(
+      closedAt.every((ms) => ms >= 0),
+      `closed at ${closedAt.join(', ')} ms`,
+    ).toBe(true);
     const closes = await eventually(() => {
       const lines = tight.logs().filter((l) => l.msg === 'closing a connection that does not read its answer');
       return lines.length ? lines : undefined;

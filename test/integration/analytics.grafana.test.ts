@@ -27,7 +27,9 @@ const dashboards = readdirSync(DASHBOARDS)
   .filter((f) => f.endsWith('.json'))
   .map((f) => ({ file: f, json: JSON.parse(readFileSync(path.join(DASHBOARDS, f), 'utf8')) as Dashboard }));
 
-const panels = dashboards.flatMap((d) => d.json.panels.flatMap((p) => p.targets.map((t) => ({ name: `${d.file} › ${p.title}`, dashboard: d.json, sql: t.rawSql }))));
+const panels = dashboards.flatMap((d) =>
+  d.json.panels.flatMap((p) => p.targets.map((t) => ({ name: `${d.file} › ${p.title}`, dashboard: d.json, sql: t.rawSql }))),
+);
 
 interface GrafanaRange {
   fromMs: number;
@@ -47,11 +49,17 @@ const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'
  */
 function substituteGrafana(sql: string, r: GrafanaRange): string {
   let out = sql
-    .replace(/\$__timeFilter_ms\(([^)]+)\)/g, (_m, c: string) => `${c} >= fromUnixTimestamp64Milli(${r.fromMs}) AND ${c} <= fromUnixTimestamp64Milli(${r.toMs})`)
+    .replace(
+      /\$__timeFilter_ms\(([^)]+)\)/g,
+      (_m, c: string) => `${c} >= fromUnixTimestamp64Milli(${r.fromMs}) AND ${c} <= fromUnixTimestamp64Milli(${r.toMs})`,
+    )
     .replace(/\$__timeFilter\(([^)]+)\)/g, (_m, c: string) => `${c} >= toDateTime(${sec(r.fromMs)}) AND ${c} <= toDateTime(${sec(r.toMs)})`)
     .replace(/\$__dateFilter\(([^)]+)\)/g, (_m, c: string) => `${c} >= toDate('${day(r.fromMs)}') AND ${c} <= toDate('${day(r.toMs)}')`)
-    .replace(/\$__(?:dateTimeFilter|dt)\(([^,]+),\s*([^)]+)\)/g, (_m, d: string, c: string) =>
-      `(${d} >= toDate('${day(r.fromMs)}') AND ${d} <= toDate('${day(r.toMs)}')) AND (${c} >= toDateTime(${sec(r.fromMs)}) AND ${c} <= toDateTime(${sec(r.toMs)}))`)
+    .replace(
+      /\$__(?:dateTimeFilter|dt)\(([^,]+),\s*([^)]+)\)/g,
+      (_m, d: string, c: string) =>
+        `(${d} >= toDate('${day(r.fromMs)}') AND ${d} <= toDate('${day(r.toMs)}')) AND (${c} >= toDateTime(${sec(r.fromMs)}) AND ${c} <= toDateTime(${sec(r.toMs)}))`,
+    )
     .replace(/\$__timeInterval_ms\(([^)]+)\)/g, (_m, c: string) => `toStartOfInterval(toDateTime64(${c}, 3), INTERVAL ${r.intervalS * 1000} millisecond)`)
     .replace(/\$__timeInterval\(([^)]+)\)/g, (_m, c: string) => `toStartOfInterval(toDateTime(${c}), INTERVAL ${r.intervalS} second)`)
     .replaceAll('$__fromTime_ms', `fromUnixTimestamp64Milli(${r.fromMs})`)
@@ -163,7 +171,7 @@ function series<T, K extends number | string>(items: T[], key: (x: T) => K, fn: 
   return [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((k) => fn(groups.get(k)!));
 }
 
-const distinct = <T,>(xs: T[]) => new Set(xs).size;
+const distinct = <T>(xs: T[]) => new Set(xs).size;
 const acmeEvents = () => flatEvents(seed, ACME, true).filter((e) => inRange(e.ts));
 
 /** Sessions of acme as the sessions view keeps them: first event's time, referrer and agent. */
@@ -188,7 +196,9 @@ function acmeSessions() {
 function recKeys(withListing: boolean) {
   const key = (rec: string, listing: string, session: string) => (withListing ? `${rec}|${listing}|${session}` : `${rec}|${session}`);
   const inWindow = (ts: number) => ts >= range.fromMs && ts < range.toMs;
-  const impressions = seed.recs.filter((r) => r.account === ACME && inWindow(r.ts)).map((r) => ({ ts: r.ts, listing: r.listing, key: key(r.recId, r.listing, r.sessionId ?? '') }));
+  const impressions = seed.recs
+    .filter((r) => r.account === ACME && inWindow(r.ts))
+    .map((r) => ({ ts: r.ts, listing: r.listing, key: key(r.recId, r.listing, r.sessionId ?? '') }));
   const clicks = flatEvents(seed, ACME, true)
     .filter((e) => e.type === 'click' && e.rec && inWindow(e.ts))
     .map((e) => ({ ts: e.ts, listing: e.listing!, key: key(e.rec!, e.listing!, e.sessionId) }));
@@ -197,14 +207,28 @@ function recKeys(withListing: boolean) {
 
 const PANEL_CHECKS: Record<string, (out: Row[]) => void | Promise<void>> = {
   'Page views and visitors': (out) => {
-    const want = series(acmeEvents(), (e) => bucket(e.ts), (g) => [g.filter((e) => e.type === 'pageview').length, distinct(g.filter((e) => e.visitorId).map((e) => e.visitorId))]);
+    const want = series(
+      acmeEvents(),
+      (e) => bucket(e.ts),
+      (g) => [g.filter((e) => e.type === 'pageview').length, distinct(g.filter((e) => e.visitorId).map((e) => e.visitorId))],
+    );
     expect(numbers(out, 'page_views', 'visitors')).toEqual(want);
   },
   'Sessions started': (out) => {
-    expect(numbers(out, 'sessions')).toEqual(series(acmeSessions(), (s) => bucket(s.firstSeen), (g) => [g.length]));
+    expect(numbers(out, 'sessions')).toEqual(
+      series(
+        acmeSessions(),
+        (s) => bucket(s.firstSeen),
+        (g) => [g.length],
+      ),
+    );
   },
   'Live concurrency history': (out) => {
-    const want = series(samples.filter((s) => inRange(s.at)), (s) => bucket(s.at), (g) => ['online', 'authenticated', 'anonymous', 'peak'].map((c) => Math.max(...g.map((s) => s[c as 'online']))));
+    const want = series(
+      samples.filter((s) => inRange(s.at)),
+      (s) => bucket(s.at),
+      (g) => ['online', 'authenticated', 'anonymous', 'peak'].map((c) => Math.max(...g.map((s) => s[c as 'online']))),
+    );
     expect(numbers(out, 'online', 'authenticated', 'anonymous', 'peak')).toEqual(want);
   },
   'Peak concurrent visitors': (out) => {
@@ -219,7 +243,13 @@ const PANEL_CHECKS: Record<string, (out: Row[]) => void | Promise<void>> = {
     expect(out.map((r) => [r.period, Number(r.peak)])).toEqual(want);
   },
   'Daily peaks': (out) => {
-    expect(numbers(out, 'daily_peak')).toEqual(series(samples, (s) => utcDay(s.at), (g) => [Math.max(...g.map((s) => s.peak))]));
+    expect(numbers(out, 'daily_peak')).toEqual(
+      series(
+        samples,
+        (s) => utcDay(s.at),
+        (g) => [Math.max(...g.map((s) => s.peak))],
+      ),
+    );
   },
   'Top pages': (out) => {
     const views = acmeEvents().filter((e) => e.type === 'pageview');
@@ -240,7 +270,12 @@ const PANEL_CHECKS: Record<string, (out: Row[]) => void | Promise<void>> = {
         return { referrer: g[0]!.referrer, channel: g[0]!.channel, sessions: g.length, page_views: g.reduce((n, s) => n + s.pageViews, 0) };
       })
       .sort((a, b) => b.sessions - a.sessions || a.referrer.localeCompare(b.referrer));
-    const got = out.map((r) => ({ referrer: String(r.referrer), channel: String(r.channel) as (typeof want)[number]['channel'], sessions: Number(r.sessions), page_views: Number(r.page_views) }));
+    const got = out.map((r) => ({
+      referrer: String(r.referrer),
+      channel: String(r.channel) as (typeof want)[number]['channel'],
+      sessions: Number(r.sessions),
+      page_views: Number(r.page_views),
+    }));
     // Ties on (sessions, referrer) may come in any order.
     const order = (xs: typeof want) => [...xs].sort((a, b) => `${a.referrer}\t${a.channel}`.localeCompare(`${b.referrer}\t${b.channel}`));
     expect(order(got)).toEqual(order(want));
@@ -259,7 +294,8 @@ const PANEL_CHECKS: Record<string, (out: Row[]) => void | Promise<void>> = {
   },
   'Engagement queue': async (out) => {
     const res = await fetch(`${t.url}/api/engagement?limit=50`, { headers: adminHeaders(t.accounts.find((a) => a.id === ACME)!.adminKey) });
-    const tool = ((await res.json()) as { queue: { kind: string; personId?: string; visitorIds: string[]; depth: number; dwell: number; recency: number }[] }).queue;
+    const tool = ((await res.json()) as { queue: { kind: string; personId?: string; visitorIds: string[]; depth: number; dwell: number; recency: number }[] })
+      .queue;
     expect(out.map((r) => [r.kind, r.who])).toEqual(tool.map((e) => [e.kind, e.personId ?? e.visitorIds[0]]));
     // Depth and dwell do not depend on the clock; recency differs only by the panel's later
     // "now" (the range end), by the same factor for everyone.
@@ -277,7 +313,11 @@ const PANEL_CHECKS: Record<string, (out: Row[]) => void | Promise<void>> = {
   'Impressions and clicks': (out) => {
     const { impressions, clicks } = recKeys(true);
     const all = [...impressions.map((x) => ({ ...x, kind: 'imp' })), ...clicks.map((x) => ({ ...x, kind: 'clk' }))].filter((x) => inRange(x.ts));
-    const want = series(all, (x) => bucket(x.ts), (g) => [distinct(g.filter((x) => x.kind === 'imp').map((x) => x.key)), distinct(g.filter((x) => x.kind === 'clk').map((x) => x.key))]);
+    const want = series(
+      all,
+      (x) => bucket(x.ts),
+      (g) => [distinct(g.filter((x) => x.kind === 'imp').map((x) => x.key)), distinct(g.filter((x) => x.kind === 'clk').map((x) => x.key))],
+    );
     expect(numbers(out, 'impressions', 'clicks')).toEqual(want);
   },
   'CTR by listing': (out) => {
@@ -289,6 +329,8 @@ const PANEL_CHECKS: Record<string, (out: Row[]) => void | Promise<void>> = {
         return { listing, impressions: i, clicks: c, ctr: i ? Math.round((c / i) * 10_000) / 10_000 : null };
       })
       .sort((a, b) => b.impressions - a.impressions || b.clicks - a.clicks || a.listing.localeCompare(b.listing));
-    expect(out.map((r) => ({ listing: r.listing, impressions: Number(r.impressions), clicks: Number(r.clicks), ctr: r.ctr === null ? null : Number(r.ctr) }))).toEqual(want);
+    expect(
+      out.map((r) => ({ listing: r.listing, impressions: Number(r.impressions), clicks: Number(r.clicks), ctr: r.ctr === null ? null : Number(r.ctr) })),
+    ).toEqual(want);
   },
 };

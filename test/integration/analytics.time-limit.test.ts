@@ -50,7 +50,9 @@ describe('admin query time limit', () => {
   it('limits only the admin query: the same connection runs a longer statement right after', async () => {
     await ctr(t.url);
     const started = performance.now();
-    const [r] = await rows<{ n: string }>(t.ch, 'SELECT uniqExact(cityHash64(rec_id, session_id)) AS n FROM recommendations WHERE account_id = {a:String}', { a: t.account.id });
+    const [r] = await rows<{ n: string }>(t.ch, 'SELECT uniqExact(cityHash64(rec_id, session_id)) AS n FROM recommendations WHERE account_id = {a:String}', {
+      a: t.account.id,
+    });
     expect(Number(r!.n)).toBe(IMPRESSIONS);
     // It took longer than the admin limit, and was not stopped by it.
     expect(performance.now() - started).toBeGreaterThan(LIMIT_MS);

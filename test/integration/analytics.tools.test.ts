@@ -34,7 +34,11 @@ async function get(pathAndQuery: string, account = ACME): Promise<{ status: numb
 }
 
 async function post(pathName: string, body: unknown, account = ACME): Promise<{ status: number; body: Json }> {
-  const res = await fetch(`${t.url}${pathName}`, { method: 'POST', headers: adminHeaders(key(account)), body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${t.url}${pathName}`, {
+    method: 'POST',
+    headers: adminHeaders(key(account)),
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -91,7 +95,17 @@ describe('recent-by-person', () => {
     const { status, body } = await get(`/api/persons/${person}/sessions`);
     expect(status).toBe(200);
     expect(body.personId).toBe(person);
-    expect(body.sessions.map((s: Json) => ({ ...s, durationMs: undefined, referrer: undefined, channel: undefined, device: undefined, browser: undefined, country: undefined }))).toEqual(
+    expect(
+      body.sessions.map((s: Json) => ({
+        ...s,
+        durationMs: undefined,
+        referrer: undefined,
+        channel: undefined,
+        device: undefined,
+        browser: undefined,
+        country: undefined,
+      })),
+    ).toEqual(
       want.map((w) => ({ ...w, durationMs: undefined, referrer: undefined, channel: undefined, device: undefined, browser: undefined, country: undefined })),
     );
     expect(body.visitorIds).toEqual([...new Set(want.map((w) => w.visitorId))].sort());
@@ -139,7 +153,13 @@ describe('recent-by-page', () => {
   });
 
   it('by listing slug: every path whose page views carried it', async () => {
-    const paths = [...new Set(flatEvents(seed, ACME).filter((e) => e.type === 'pageview' && e.listing === '9-park-rd').map((e) => e.path))];
+    const paths = [
+      ...new Set(
+        flatEvents(seed, ACME)
+          .filter((e) => e.type === 'pageview' && e.listing === '9-park-rd')
+          .map((e) => e.path),
+      ),
+    ];
     const { body } = await get('/api/pages/visitors?listing=9-park-rd&limit=10');
     expect(body.pages.map((p: Json) => p.path)).toEqual(paths);
     expect(body.visitors).toEqual(expected(ACME, paths));
@@ -190,7 +210,17 @@ describe('engagement-score', () => {
     expect(body.queue.map((e: Json) => `${e.kind}:${e.personId ?? e.visitorIds[0]}`)).toEqual(want.map((w) => w.key));
     for (const [i, w] of want.entries()) {
       const got = body.queue[i];
-      expect(got).toMatchObject({ rank: i + 1, kind: w.kind, personId: w.personId, visitorIds: w.visitorIds, lastSeen: w.lastSeen, pageViews: w.pageViews, scrollMilestones: w.scrollMilestones, dwellMs: w.dwellMs, sessions: w.sessions });
+      expect(got).toMatchObject({
+        rank: i + 1,
+        kind: w.kind,
+        personId: w.personId,
+        visitorIds: w.visitorIds,
+        lastSeen: w.lastSeen,
+        pageViews: w.pageViews,
+        scrollMilestones: w.scrollMilestones,
+        dwellMs: w.dwellMs,
+        sessions: w.sessions,
+      });
       expect(got.recency).toBeCloseTo(w.recency, 9);
       expect(got.depth).toBeCloseTo(w.depth, 9);
       expect(got.dwell).toBeCloseTo(w.dwell, 9);
@@ -203,7 +233,11 @@ describe('engagement-score', () => {
     const { body } = await get('/api/engagement');
     expect(body.queue.length).toBeGreaterThan(3);
     for (const e of body.queue) {
-      const f = engagementScore({ lastSeenMs: e.lastSeenMs, pageViews: e.pageViews, scrollMilestones: e.scrollMilestones, dwellMs: e.dwellMs }, body.asOfMs, body.params);
+      const f = engagementScore(
+        { lastSeenMs: e.lastSeenMs, pageViews: e.pageViews, scrollMilestones: e.scrollMilestones, dwellMs: e.dwellMs },
+        body.asOfMs,
+        body.params,
+      );
       expect(e.ageDays).toBeCloseTo(f.ageDays, 9);
       expect(e.recency).toBeCloseTo(f.recency, 9);
       expect(e.depth).toBeCloseTo(f.depth, 9);
@@ -366,7 +400,7 @@ describe('briefing', () => {
 });
 
 describe('another account', () => {
-  it("sees only its own rows, even for the same person id and page", async () => {
+  it('sees only its own rows, even for the same person id and page', async () => {
     const person = (await get('/api/persons/p-alice/sessions', BETA)).body;
     expect(person.sessions.map((s: Json) => s.sessionId)).toEqual(['s-x1']);
     const page = (await get('/api/pages/visitors?path=/listings/12-high-st', BETA)).body;
@@ -418,7 +452,12 @@ describe('bad input', () => {
   });
 
   it('bad bodies are 400s with the field named, and each is logged', async () => {
-    const missing = await post('/api/recommendations', { recommendations: [{ listing: 'a', recId: 'r', sessionId: 's' }, { listing: 'b', sessionId: 's' }] });
+    const missing = await post('/api/recommendations', {
+      recommendations: [
+        { listing: 'a', recId: 'r', sessionId: 's' },
+        { listing: 'b', sessionId: 's' },
+      ],
+    });
     expect(missing.status).toBe(400);
     expect(missing.body.message).toMatch(/recommendations\.1\.recId/);
     expect((await post('/api/recommendations', { listing: 'a', recId: 'r' })).body.message).toMatch(/at least one of sessionId, personId, visitorId/);
@@ -426,7 +465,12 @@ describe('bad input', () => {
     expect((await post('/api/recommendations', '{nope')).body.error).toBe('invalid-json');
     expect((await post('/api/events', { events: [{ type: 'pageview', sessionId: 's', visitorId: 'v' }] })).body.message).toMatch(/path/);
     const lines = t.messages().filter((m) => m.startsWith('[api-error]'));
-    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/reason=invalid status=400 route=record-recommendation/), expect.stringMatching(/reason=invalid-json status=400 route=record-recommendation/)]));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/reason=invalid status=400 route=record-recommendation/),
+        expect.stringMatching(/reason=invalid-json status=400 route=record-recommendation/),
+      ]),
+    );
   });
 });
 
@@ -434,7 +478,16 @@ describe('writes and replays', () => {
   it('a replayed ingest batch and a re-reported recommendation never double-count', async () => {
     const s = seed.sessions.find((x) => x.sessionId === 's-n3')!;
     const replay = await post('/api/events', {
-      events: s.events.map((e) => ({ type: e.type, sessionId: s.sessionId, visitorId: s.visitorId, path: e.path, eventId: e.eventId, ts: e.ts, listing: e.listing, rec: e.rec })),
+      events: s.events.map((e) => ({
+        type: e.type,
+        sessionId: s.sessionId,
+        visitorId: s.visitorId,
+        path: e.path,
+        eventId: e.eventId,
+        ts: e.ts,
+        listing: e.listing,
+        rec: e.rec,
+      })),
     });
     expect(replay.body).toEqual({ accepted: 0, duplicates: s.events.length });
     const rec = seed.recs.find((r) => r.recId === 'r-300')!;
@@ -454,9 +507,19 @@ describe('writes and replays', () => {
       'SELECT path, argMaxMerge(title) AS title, max(listing) AS listing FROM pages WHERE account_id = {a:String} GROUP BY path ORDER BY path',
       { a: ACME },
     );
-    const seen = [...new Set(flatEvents(seed, ACME).filter((e) => e.type === 'pageview').map((e) => e.path))].sort();
+    const seen = [
+      ...new Set(
+        flatEvents(seed, ACME)
+          .filter((e) => e.type === 'pageview')
+          .map((e) => e.path),
+      ),
+    ].sort();
     expect(pages.map((p) => p.path)).toEqual(seen);
-    expect(pages.find((p) => p.path === '/listings/4-mill-lane')).toEqual({ path: '/listings/4-mill-lane', title: '4 Mill Lane — 2 bed cottage', listing: '4-mill-lane' });
+    expect(pages.find((p) => p.path === '/listings/4-mill-lane')).toEqual({
+      path: '/listings/4-mill-lane',
+      title: '4 Mill Lane — 2 bed cottage',
+      listing: '4-mill-lane',
+    });
   });
 });
 
@@ -465,7 +528,10 @@ describe('visitor CLI', () => {
     let out = '';
     let err = '';
     const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-    const code = await runCli([...argv, '--url', t.url, '--key', key(ACME)], { stdout: sink((s) => (out += s)) as unknown as typeof process.stdout, stderr: sink((s) => (err += s)) as unknown as typeof process.stderr });
+    const code = await runCli([...argv, '--url', t.url, '--key', key(ACME)], {
+      stdout: sink((s) => (out += s)) as unknown as typeof process.stdout,
+      stderr: sink((s) => (err += s)) as unknown as typeof process.stderr,
+    });
     return { code, out, err };
   }
 
@@ -515,7 +581,13 @@ describe('visitor CLI', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'visitor-cli-'));
     try {
       const now = Date.now();
-      const events = Array.from({ length: 25 }, (_, i) => ({ type: i === 0 ? 'pageview' : 'heartbeat', sessionId: 's-cli', visitorId: 'v-cli', path: '/cli', ts: now - 60_000 + i * 1000 }));
+      const events = Array.from({ length: 25 }, (_, i) => ({
+        type: i === 0 ? 'pageview' : 'heartbeat',
+        sessionId: 's-cli',
+        visitorId: 'v-cli',
+        path: '/cli',
+        ts: now - 60_000 + i * 1000,
+      }));
       const file = path.join(dir, 'events.ndjson');
       await writeFile(file, events.map((e) => JSON.stringify(e)).join('\n'));
       const ingest = await cli('event-ingest', file, '--json');

@@ -121,7 +121,9 @@ describe('GET /api/ctr/series', () => {
   it('gives impressions, clicks and CTR per bucket, null where nothing was shown', async () => {
     const from = new Date(base).toISOString();
     const to = new Date(base + 4 * HOUR).toISOString();
-    const s = await json<{ points: { t: number; impressions: number; clicks: number; ctr: number | null }[] }>(`/api/ctr/series?bucket=hour&from=${from}&to=${to}`);
+    const s = await json<{ points: { t: number; impressions: number; clicks: number; ctr: number | null }[] }>(
+      `/api/ctr/series?bucket=hour&from=${from}&to=${to}`,
+    );
     expect(s.points.map((p) => [p.impressions, p.clicks, p.ctr])).toEqual([
       [0, 0, null],
       [0, 0, null],

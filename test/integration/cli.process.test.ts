@@ -128,7 +128,11 @@ describe('event-ingest', () => {
     const marker = randomId('s-marker');
     expect((await postEvent(t.url, beacon(t.account.id, { sessionId: marker }), { origin: t.account.origin })).status).toBe(204);
     await eventually(async () => (await rows(t.ch, 'SELECT 1 FROM events WHERE session_id = {s:String}', { s: marker })).length === 1, 30_000, 100);
-    const stored = await rows<{ type: string; n: string }>(t.ch, 'SELECT type, count() AS n FROM events WHERE session_id = {s:String} GROUP BY type ORDER BY type', { s: session });
+    const stored = await rows<{ type: string; n: string }>(
+      t.ch,
+      'SELECT type, count() AS n FROM events WHERE session_id = {s:String} GROUP BY type ORDER BY type',
+      { s: session },
+    );
     expect(stored.map((r) => [r.type, Number(r.n)])).toEqual([
       ['pageview', 1],
       ['scroll', 2],
@@ -140,7 +144,15 @@ describe('session-detail', () => {
   it('orders events of the same millisecond as they happen, not by their random ids', async () => {
     const session = randomId('s-order');
     const ts = Date.now() - 60_000;
-    const e = (type: string, id: string, more: Record<string, unknown> = {}) => ({ type, sessionId: session, visitorId: 'v-order', path: '/listings/4-mill-lane', ts, eventId: id, ...more });
+    const e = (type: string, id: string, more: Record<string, unknown> = {}) => ({
+      type,
+      sessionId: session,
+      visitorId: 'v-order',
+      path: '/listings/4-mill-lane',
+      ts,
+      eventId: id,
+      ...more,
+    });
     // Ids chosen so that every byte orders leave < click < scroll < pageview: the reverse of what happened.
     const events = [
       e('pageview', 'cccccccc-cccc-4ccc-8ccc-cccccccccccc', { title: '4 Mill Lane' }),

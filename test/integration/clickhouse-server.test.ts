@@ -76,7 +76,16 @@ describe.skipIf(!docker)('exactly once against a real clickhouse-server', () => 
     const ledger = new Ledger('server-poison', [account]);
     const w = fx.track(await startServiceProcess(t, { env: workerEnv }));
     const now = chTime(Date.now());
-    const bad = JSON.stringify({ account_id: account, event_id: 'not-a-uuid', ts: now, received_at: now, type: 'pageview', session_id: 's', visitor_id: 'v', path: '/poison' });
+    const bad = JSON.stringify({
+      account_id: account,
+      event_id: 'not-a-uuid',
+      ts: now,
+      received_at: now,
+      type: 'pageview',
+      session_id: 's',
+      visitor_id: 'v',
+      path: '/poison',
+    });
     for (let i = 0; i < 5; i++) await ledger.post(t.url, account, 10);
     await t.service.redis.xadd(t.service.keys.eventStream(account), '*', 't', TABLES.events, 'r', bad);
     for (let i = 0; i < 5; i++) await ledger.post(t.url, account, 10);
@@ -174,9 +183,25 @@ describe.skipIf(!docker)('cluster migrations on two replicas with Keeper', () =>
       await eventually(async () => JSON.stringify(await tablesOn(clients[1]!)) === JSON.stringify(on1), 30_000, 500);
 
       const id = randomUUID();
-      await first.insert({ table: TABLES.events, values: [{ account_id: 'acme', event_id: id, ts: chTime(Date.now()), received_at: chTime(Date.now()), type: 'pageview', session_id: 's', visitor_id: 'v', path: '/' }], format: 'JSONEachRow' });
+      await first.insert({
+        table: TABLES.events,
+        values: [
+          {
+            account_id: 'acme',
+            event_id: id,
+            ts: chTime(Date.now()),
+            received_at: chTime(Date.now()),
+            type: 'pageview',
+            session_id: 's',
+            visitor_id: 'v',
+            path: '/',
+          },
+        ],
+        format: 'JSONEachRow',
+      });
       await eventually(
-        async () => (await rows<{ n: string }>(clients[1]!, `SELECT count() AS n FROM ${database}.${TABLES.events} WHERE event_id = {id:UUID}`, { id }))[0]?.n === '1',
+        async () =>
+          (await rows<{ n: string }>(clients[1]!, `SELECT count() AS n FROM ${database}.${TABLES.events} WHERE event_id = {id:UUID}`, { id }))[0]?.n === '1',
         30_000,
         500,
       );

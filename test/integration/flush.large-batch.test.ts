@@ -35,10 +35,31 @@ describe('flush: the largest allowed batch', () => {
       for (let j = i; j < Math.min(BACKLOG, i + 10_000); j++) {
         const at = chTime(now - (BACKLOG - j));
         const row = {
-          account_id: account, event_id: randomUUID(), ts: at, received_at: at, type: j % 10 ? 'heartbeat' : 'pageview',
-          session_id: `s-${j % 5000}`, visitor_id: `v-${j % 5000}`, person_id: '', path: `/p/${j % 50}`, url: '', title: 'T',
-          referrer: '', label: '', depth: 0, dwell_ms: 0, listing: '', rec_id: '', segment: '', props: '', ua_family: '',
-          device: '', referrer_host: '', channel: '', country: '', ip_hash: '',
+          account_id: account,
+          event_id: randomUUID(),
+          ts: at,
+          received_at: at,
+          type: j % 10 ? 'heartbeat' : 'pageview',
+          session_id: `s-${j % 5000}`,
+          visitor_id: `v-${j % 5000}`,
+          person_id: '',
+          path: `/p/${j % 50}`,
+          url: '',
+          title: 'T',
+          referrer: '',
+          label: '',
+          depth: 0,
+          dwell_ms: 0,
+          listing: '',
+          rec_id: '',
+          segment: '',
+          props: '',
+          ua_family: '',
+          device: '',
+          referrer_host: '',
+          channel: '',
+          country: '',
+          ip_hash: '',
         };
         pipe.xadd(stream, '*', 't', 'events', 'r', JSON.stringify(row));
       }
@@ -55,7 +76,11 @@ describe('flush: the largest allowed batch', () => {
     const [pending] = (await client.xpending(stream, FLUSH_GROUP)) as [number];
     expect(Number(pending)).toBe(0);
 
-    const [stored] = await rows<{ n: string; distinct: string }>(t.ch, 'SELECT count() AS n, uniqExact(event_id) AS distinct FROM events WHERE account_id = {a:String}', { a: account });
+    const [stored] = await rows<{ n: string; distinct: string }>(
+      t.ch,
+      'SELECT count() AS n, uniqExact(event_id) AS distinct FROM events WHERE account_id = {a:String}',
+      { a: account },
+    );
     expect(Number(stored!.n)).toBe(BACKLOG);
     expect(Number(stored!.distinct)).toBe(BACKLOG);
     const flushes = t.logs().filter((l) => String(l.msg).startsWith('[flush] rows=') && (l.tables as Record<string, number> | undefined)?.events);

@@ -73,7 +73,9 @@ describe('GET /listings/:slug/click', () => {
       path: '/listings/12-high-st/click',
       url: `${A.origin}/listings/12-high-st`,
     });
-    expect(t.messages()).toContain(`[visitor-event] type=click label=recommendation account=${A.id} path=/listings/12-high-st/click listing=12-high-st person=${t.service.ids.personLogId(A.id, 'p-click')}`);
+    expect(t.messages()).toContain(
+      `[visitor-event] type=click label=recommendation account=${A.id} path=/listings/12-high-st/click listing=12-high-st person=${t.service.ids.personLogId(A.id, 'p-click')}`,
+    );
   });
 
   it('takes the visitor of the click from the mxy_a cookie', async () => {
@@ -175,10 +177,14 @@ describe('mxy_v cookie on /v/event', () => {
     const before = rejectLines('bad-sig', 'cookie').length;
     expect((await postEvent(t.url, bad, { cookie: `mxy_v=${forged}` })).status).toBe(204);
     const got = await eventually(async () => {
-      const r = await rows<{ session_id: string; person_id: string }>(t.ch, 'SELECT session_id, person_id FROM events WHERE account_id = {a:String} AND session_id IN {s:Array(String)} ORDER BY path DESC', {
-        a: A.id,
-        s: [good.sessionId, bad.sessionId],
-      });
+      const r = await rows<{ session_id: string; person_id: string }>(
+        t.ch,
+        'SELECT session_id, person_id FROM events WHERE account_id = {a:String} AND session_id IN {s:Array(String)} ORDER BY path DESC',
+        {
+          a: A.id,
+          s: [good.sessionId, bad.sessionId],
+        },
+      );
       return r.length === 2 ? r : undefined;
     });
     expect(got).toEqual([
@@ -206,7 +212,11 @@ describe('POST /api/tokens', () => {
     expect(tooLong.status).toBe(400);
     expect(await tooLong.json()).toMatchObject({ error: 'invalid' });
     expect((await mint(A, 'not a person id')).status).toBe(400);
-    const anon = await fetch(`${t.url}/api/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ personId: 'p' }) });
+    const anon = await fetch(`${t.url}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ personId: 'p' }),
+    });
     expect(anon.status).toBe(401);
   });
 });

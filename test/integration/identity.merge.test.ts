@@ -42,7 +42,8 @@ async function send(events: Record<string, unknown>[], cookie?: string): Promise
 // Log lines name persons and visitors by keyed pseudonyms (LOG_PERSON_IDS=pseudonym, the default).
 const ps = (person: string) => t.service.ids.personLogId(A.id, person)!;
 const vs = (visitor: string) => t.service.ids.visitorLogId(A.id, visitor)!;
-const mergeLine = (person: string, visitor: string) => () => t.messages().find((m) => m.startsWith(`[anonvisitor-merge] account=${A.id} person=${ps(person)} visitor=${vs(visitor)} `));
+const mergeLine = (person: string, visitor: string) => () =>
+  t.messages().find((m) => m.startsWith(`[anonvisitor-merge] account=${A.id} person=${ps(person)} visitor=${vs(visitor)} `));
 
 /** Sessions attributed to a person, resolved the way person-level queries do: the visitor's newest edge (argMax by ts), else the cookie's person. */
 async function personSessions(person: string): Promise<{ session_id: string; visitor_id: string; raw_persons: string[]; before_edge: number }[]> {
@@ -86,7 +87,10 @@ describe('binding a browser to a person', () => {
     // Hold the flusher: at binding time the earlier events are all still waiting in the stream.
     await flusher.stop();
     try {
-      await send([beacon(A.id, { visitorId: V, sessionId: s1, path: '/a' }), beacon(A.id, { visitorId: V, sessionId: s1, type: 'scroll', depth: 50, path: '/a' })]);
+      await send([
+        beacon(A.id, { visitorId: V, sessionId: s1, path: '/a' }),
+        beacon(A.id, { visitorId: V, sessionId: s1, type: 'scroll', depth: 50, path: '/a' }),
+      ]);
       await send([beacon(A.id, { visitorId: V, sessionId: s2, path: '/b' })]);
       await send([beacon(A.id, { visitorId: W, sessionId: randomId('sw'), path: '/other-browser' })]);
       const token = await tokenFor(A, 'p-ret');
@@ -130,8 +134,12 @@ describe('binding a browser to a person', () => {
     await send([beacon(A.id, { visitorId: laptop, sessionId: randomId('l2'), path: '/z' })], cookie);
     // Phone: the snippet's mxy_a cookie names the visitor on the click itself, which binds it.
     await clickLink(token, p2, `mxy_a=${phone}`);
-    expect(await eventually(mergeLine('p-multi', laptop))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-multi')} visitor=${vs(laptop)} sessions=1 source=token`);
-    expect(await eventually(mergeLine('p-multi', phone))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-multi')} visitor=${vs(phone)} sessions=1 source=token`);
+    expect(await eventually(mergeLine('p-multi', laptop))).toBe(
+      `[anonvisitor-merge] account=${A.id} person=${ps('p-multi')} visitor=${vs(laptop)} sessions=1 source=token`,
+    );
+    expect(await eventually(mergeLine('p-multi', phone))).toBe(
+      `[anonvisitor-merge] account=${A.id} person=${ps('p-multi')} visitor=${vs(phone)} sessions=1 source=token`,
+    );
 
     const sessions = await personSessions('p-multi');
     expect(new Set(sessions.map((s) => s.visitor_id))).toEqual(new Set([laptop, phone]));
@@ -157,15 +165,23 @@ describe('binding a browser to a person', () => {
     await send([beacon(A.id, { visitorId: V, sessionId: s0, path: '/shared-computer' })]);
     const first = `mxy_v=${await tokenFor(A, 'p-first')}`;
     await send([beacon(A.id, { visitorId: V, sessionId: randomId('s'), path: '/1' })], first);
-    expect(await eventually(mergeLine('p-first', V))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-first')} visitor=${vs(V)} sessions=1 source=token`);
+    expect(await eventually(mergeLine('p-first', V))).toBe(
+      `[anonvisitor-merge] account=${A.id} person=${ps('p-first')} visitor=${vs(V)} sessions=1 source=token`,
+    );
 
     const second = `mxy_v=${await tokenFor(A, 'p-second')}`;
     await send([beacon(A.id, { visitorId: V, sessionId: randomId('s'), path: '/2' })], second);
     expect(t.messages()).toContain(`[token-bind] rebind account=${A.id} visitor=${vs(V)} from=${ps('p-first')} to=${ps('p-second')}`);
-    expect(await eventually(mergeLine('p-second', V))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-second')} visitor=${vs(V)} sessions=2 source=token previous=${ps('p-first')}`);
+    expect(await eventually(mergeLine('p-second', V))).toBe(
+      `[anonvisitor-merge] account=${A.id} person=${ps('p-second')} visitor=${vs(V)} sessions=2 source=token previous=${ps('p-first')}`,
+    );
 
     expect((await edgesOf(V)).map((e) => e.person_id)).toEqual(['p-first', 'p-second']);
-    const current = await rows<{ p: string }>(t.ch, 'SELECT argMax(person_id, ts) AS p FROM identity_edges WHERE account_id = {a:String} AND visitor_id = {v:String}', { a: A.id, v: V });
+    const current = await rows<{ p: string }>(
+      t.ch,
+      'SELECT argMax(person_id, ts) AS p FROM identity_edges WHERE account_id = {a:String} AND visitor_id = {v:String}',
+      { a: A.id, v: V },
+    );
     expect(current).toEqual([{ p: 'p-second' }]);
     expect((await personSessions('p-second')).map((s) => s.session_id)).toContain(s0);
     expect((await personSessions('p-first')).map((s) => s.visitor_id)).not.toContain(V);
@@ -177,7 +193,9 @@ describe('POST /api/identify', () => {
     const V = randomId('v');
     await send([beacon(A.id, { visitorId: V, sessionId: randomId('s'), path: '/login' })]);
     await send([beacon(A.id, { visitorId: V, sessionId: randomId('s'), path: '/account' })]);
-    await eventually(async () => (await rows(t.ch, 'SELECT 1 FROM events WHERE account_id = {a:String} AND visitor_id = {v:String}', { a: A.id, v: V })).length === 2);
+    await eventually(
+      async () => (await rows(t.ch, 'SELECT 1 FROM events WHERE account_id = {a:String} AND visitor_id = {v:String}', { a: A.id, v: V })).length === 2,
+    );
     const res = await fetch(`${t.url}/api/identify`, {
       method: 'POST',
       headers: { authorization: `Bearer ${A.adminKey}`, 'content-type': 'application/json' },
@@ -185,7 +203,9 @@ describe('POST /api/identify', () => {
     });
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ visitorId: V, personId: 'p-login', source: 'identify', confidence: 0.75 });
-    expect(await eventually(mergeLine('p-login', V))).toBe(`[anonvisitor-merge] account=${A.id} person=${ps('p-login')} visitor=${vs(V)} sessions=2 source=identify`);
+    expect(await eventually(mergeLine('p-login', V))).toBe(
+      `[anonvisitor-merge] account=${A.id} person=${ps('p-login')} visitor=${vs(V)} sessions=2 source=identify`,
+    );
     expect(await edgesOf(V)).toEqual([{ person_id: 'p-login', source: 'identify', confidence: 0.75 }]);
     expect((await personSessions('p-login')).length).toBe(2);
   });
@@ -195,7 +215,11 @@ describe('POST /api/identify', () => {
     expect((await fetch(`${t.url}/api/identify`, { method: 'POST', body })).status).toBe(401);
     const other = await fetch(`${t.url}/api/identify?account=${A.id}`, { method: 'POST', headers: { authorization: `Bearer ${B.adminKey}` }, body });
     expect(other.status).toBe(403);
-    const bad = await fetch(`${t.url}/api/identify`, { method: 'POST', headers: { authorization: `Bearer ${A.adminKey}` }, body: JSON.stringify({ visitorId: 'v 1', personId: 'p' }) });
+    const bad = await fetch(`${t.url}/api/identify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${A.adminKey}` },
+      body: JSON.stringify({ visitorId: 'v 1', personId: 'p' }),
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'invalid' });
   });
@@ -216,7 +240,10 @@ describe('CLI', () => {
   it('mint-token prints a token the click route accepts; identify binds a visitor', async () => {
     const out = capture();
     const err = capture();
-    const code = await runCli(['mint-token', 'p-cli', '--ttl-days', '2', '--json', '--url', t.url, '--key', A.adminKey], { stdout: out.stream, stderr: err.stream } as never);
+    const code = await runCli(['mint-token', 'p-cli', '--ttl-days', '2', '--json', '--url', t.url, '--key', A.adminKey], {
+      stdout: out.stream,
+      stderr: err.stream,
+    } as never);
     expect(err.text()).toBe('');
     expect(code).toBe(0);
     const minted = JSON.parse(out.text()) as { token: string; expiryMs: number };
@@ -226,7 +253,10 @@ describe('CLI', () => {
 
     const V = randomId('v');
     const out2 = capture();
-    const code2 = await runCli(['identify', V, 'p-cli', '--json', '--url', t.url, '--key', A.adminKey], { stdout: out2.stream, stderr: capture().stream } as never);
+    const code2 = await runCli(['identify', V, 'p-cli', '--json', '--url', t.url, '--key', A.adminKey], {
+      stdout: out2.stream,
+      stderr: capture().stream,
+    } as never);
     expect(code2).toBe(0);
     expect(JSON.parse(out2.text())).toMatchObject({ visitorId: V, personId: 'p-cli', source: 'identify', confidence: 1 });
     await eventually(async () => (await edgesOf(V)).length === 1);

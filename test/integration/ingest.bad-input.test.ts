@@ -21,9 +21,27 @@ describe('bad input gets its status and a [v-event-error] line, and the process 
       { name: 'oversize body', body: JSON.stringify(beacon(acct, { title: 'x'.repeat(20_000) })), status: 413, reason: 'too-large' },
       { name: '21 events', body: JSON.stringify({ events: Array.from({ length: 21 }, () => beacon(acct)) }), status: 400, reason: 'too-many-events' },
       { name: 'unknown event type', body: JSON.stringify(beacon(acct, { type: 'teleport' })), status: 400, reason: 'invalid' },
-      { name: 'huge props', body: JSON.stringify(beacon(acct, { props: { blob: 'y'.repeat(500), a: 'y'.repeat(500), b: 'y'.repeat(500), c: 'y'.repeat(500), d: 'y'.repeat(500) } })), status: 400, reason: 'invalid' },
-      { name: 'invalid UTF-8', body: Buffer.concat([Buffer.from('{"account":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]), status: 400, reason: 'invalid-utf8' },
-      { name: 'unsupported content type', body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, reason: 'unsupported-media-type' },
+      {
+        name: 'huge props',
+        body: JSON.stringify(
+          beacon(acct, { props: { blob: 'y'.repeat(500), a: 'y'.repeat(500), b: 'y'.repeat(500), c: 'y'.repeat(500), d: 'y'.repeat(500) } }),
+        ),
+        status: 400,
+        reason: 'invalid',
+      },
+      {
+        name: 'invalid UTF-8',
+        body: Buffer.concat([Buffer.from('{"account":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]),
+        status: 400,
+        reason: 'invalid-utf8',
+      },
+      {
+        name: 'unsupported content type',
+        body: 'a=b',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        status: 415,
+        reason: 'unsupported-media-type',
+      },
       { name: 'mixed accounts in one batch', body: JSON.stringify({ events: [beacon(acct), beacon('other-acct')] }), status: 400, reason: 'invalid' },
       { name: 'empty batch', body: JSON.stringify({ events: [] }), status: 400, reason: 'invalid' },
       { name: 'JSON that is not an object', body: '[1,2,3]', status: 400, reason: 'invalid' },
@@ -36,14 +54,17 @@ describe('bad input gets its status and a [v-event-error] line, and the process 
       const res = await fetch(`${t.url}/v/event`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA, ...(c.headers ?? {}) },
-        body: typeof c.body === "string" ? c.body : new Blob([c.body as Uint8Array<ArrayBuffer>]),
+        body: typeof c.body === 'string' ? c.body : new Blob([c.body as Uint8Array<ArrayBuffer>]),
       });
       expect(res.status, c.name).toBe(c.status);
       const json = (await res.json()) as { error: string; code: string };
       expect(json.error, c.name).toBe(c.reason);
       expect(json.code, c.name).toMatch(/^GW_ERR_/);
       const lines = t.messages().slice(before);
-      expect(lines.some((l) => l.startsWith(`[v-event-error] reason=${c.reason}`)), `${c.name}: ${lines.join(' | ')}`).toBe(true);
+      expect(
+        lines.some((l) => l.startsWith(`[v-event-error] reason=${c.reason}`)),
+        `${c.name}: ${lines.join(' | ')}`,
+      ).toBe(true);
     }
     // Still serving after all of it.
     expect((await postEvent(t.url, beacon(t.account.id))).status).toBe(204);

@@ -77,7 +77,16 @@ describe('durability of accepted events', () => {
 
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.resolve('test/support/crashing-worker.ts'), redis.url, t.service.storeUrl!, t.config.CLICKHOUSE_DATABASE, t.config.REDIS_PREFIX, t.account.id],
+      [
+        '--import',
+        'tsx',
+        path.resolve('test/support/crashing-worker.ts'),
+        redis.url,
+        t.service.storeUrl!,
+        t.config.CLICKHOUSE_DATABASE,
+        t.config.REDIS_PREFIX,
+        t.account.id,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';

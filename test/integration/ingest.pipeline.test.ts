@@ -39,7 +39,9 @@ describe('ingest pipeline: beacon → Redis stream → ClickHouse', () => {
 
   it('lands a batch of 20 whole, and accepts text/plain (sendBeacon)', async () => {
     const sessionId = `s-${randomUUID()}`;
-    const events = Array.from({ length: 20 }, (_, i) => beacon(t.account.id, { sessionId, type: i % 2 ? 'click' : 'pageview', label: i % 2 ? `l${i}` : undefined, path: `/p/${i}` }));
+    const events = Array.from({ length: 20 }, (_, i) =>
+      beacon(t.account.id, { sessionId, type: i % 2 ? 'click' : 'pageview', label: i % 2 ? `l${i}` : undefined, path: `/p/${i}` }),
+    );
     const res = await postEvent(t.url, JSON.stringify({ events }), { 'content-type': 'text/plain;charset=UTF-8' });
     expect(res.status).toBe(204);
     await eventually(async () => (await countOf('account_id = {a:String} AND session_id = {s:String}', { a: t.account.id, s: sessionId })) === 20);
@@ -49,10 +51,16 @@ describe('ingest pipeline: beacon → Redis stream → ClickHouse', () => {
 
   it('records a pixel view and always answers with a GIF', async () => {
     const sessionId = `s-${randomUUID()}`;
-    const ok = await fetch(`${t.url}/p.gif?account=${t.account.id}&type=pageview&session=${sessionId}&visitor=v-px&path=/px`, { headers: { 'user-agent': BROWSER_UA } });
+    const ok = await fetch(`${t.url}/p.gif?account=${t.account.id}&type=pageview&session=${sessionId}&visitor=v-px&path=/px`, {
+      headers: { 'user-agent': BROWSER_UA },
+    });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('image/gif');
-    expect(Buffer.from(await ok.arrayBuffer()).subarray(0, 6).toString()).toBe('GIF89a');
+    expect(
+      Buffer.from(await ok.arrayBuffer())
+        .subarray(0, 6)
+        .toString(),
+    ).toBe('GIF89a');
     const bad = await fetch(`${t.url}/p.gif?account=${t.account.id}&type=nope`, { headers: { 'user-agent': BROWSER_UA } });
     expect(bad.status).toBe(200);
     expect(bad.headers.get('content-type')).toBe('image/gif');

@@ -32,7 +32,11 @@ function api(svc: TestService, key: string, method: string, p: string, body?: un
   });
 }
 
-async function jobStatus(svc: TestService, key: string, id: string): Promise<{ state: string; progress: number; result: Record<string, unknown> | null; failedReason?: string }> {
+async function jobStatus(
+  svc: TestService,
+  key: string,
+  id: string,
+): Promise<{ state: string; progress: number; result: Record<string, unknown> | null; failedReason?: string }> {
   const res = await api(svc, key, 'GET', `/api/jobs/${id}`);
   expect(res.status).toBe(200);
   return (await res.json()) as never;
@@ -62,7 +66,16 @@ describe('backfill from logs', () => {
     // A live click already recorded (and flushed) for (s4, l1, r4), 2 s before the logged one:
     // that log line is the same click and is not written again.
     const first = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' }, accounts: accountIds });
-    const live = beacon(accountIds[0]!, { type: 'click', sessionId: 's4', visitorId: 'v-live', path: '/listings/l1', listing: 'l1', rec: 'r4', label: 'recommendation', ts: at(30).getTime() - 2000 });
+    const live = beacon(accountIds[0]!, {
+      type: 'click',
+      sessionId: 's4',
+      visitorId: 'v-live',
+      path: '/listings/l1',
+      listing: 'l1',
+      rec: 'r4',
+      label: 'recommendation',
+      ts: at(30).getTime() - 2000,
+    });
     expect((await postEvent(first.url, live)).status).toBe(204);
     await eventually(async () => (await rows(first.ch, `SELECT 1 FROM events WHERE visitor_id = 'v-live'`)).length === 1);
     await first.stop();
@@ -161,7 +174,13 @@ describe('backfill from logs', () => {
       { listing: 'l1', impressions: 3, clicks: 2, ctr: 0.6667 },
       { listing: 'l2', impressions: 2, clicks: 2, ctr: 1 },
     ];
-    const ctr = async () => (await rows<Record<string, unknown>>(t!.ch, ctrSql, { a: A.id })).map((r) => ({ ...r, impressions: Number(r.impressions), clicks: Number(r.clicks), ctr: Number(r.ctr) }));
+    const ctr = async () =>
+      (await rows<Record<string, unknown>>(t!.ch, ctrSql, { a: A.id })).map((r) => ({
+        ...r,
+        impressions: Number(r.impressions),
+        clicks: Number(r.clicks),
+        ctr: Number(r.ctr),
+      }));
     expect(await ctr()).toEqual(expected);
 
     // Second run over the same window, through the CLI with --wait: nothing new.
@@ -171,7 +190,10 @@ describe('backfill from logs', () => {
     await writeFile(file, log);
     const stdout = capture();
     const stderr = capture();
-    const code = await runCli(['backfill-from-logs', file, '--from', from, '--to', to, '--wait', '--json', '--url', t.url, '--key', A.adminKey], { stdout: stdout.stream, stderr: stderr.stream } as never);
+    const code = await runCli(['backfill-from-logs', file, '--from', from, '--to', to, '--wait', '--json', '--url', t.url, '--key', A.adminKey], {
+      stdout: stdout.stream,
+      stderr: stderr.stream,
+    } as never);
     expect(stderr.text()).toMatch(/\[#{30}\] 100% completed/);
     expect(code).toBe(0);
     const again = JSON.parse(stdout.text()) as { result: Record<string, unknown> };

@@ -101,7 +101,9 @@ describe('erasure on disk', () => {
       [vQ, Q],
     ])
       expect((await admin(s1, 'POST', '/api/identify', { visitorId, personId })).status).toBe(202);
-    expect((await admin(s1, 'POST', '/api/recommendations', { recommendations: [{ listing: 'l1', recId: recP, sessionId: sA1, personId: P }] })).status).toBe(202);
+    expect((await admin(s1, 'POST', '/api/recommendations', { recommendations: [{ listing: 'l1', recId: recP, sessionId: sA1, personId: P }] })).status).toBe(
+      202,
+    );
     await eventually(async () => {
       const [e] = await rows<{ n: string }>(s1.ch, 'SELECT count() AS n FROM events');
       const [g] = await rows<{ n: string }>(s1.ch, 'SELECT count() AS n FROM identity_edges');
@@ -114,7 +116,10 @@ describe('erasure on disk', () => {
     // Gateway only: the next events wait in the stream, hence in the AOF.
     const gw = await startTestService({ reuse: s1, env: { ROLES: 'gateway' } });
     live = gw;
-    expect((await postEvent(gw.url, beacon(A.id, { visitorId: vA, sessionId: sA3, path: '/listings/l4', title: titleWaiting, props: { note: propWaiting } }))).status).toBe(204);
+    expect(
+      (await postEvent(gw.url, beacon(A.id, { visitorId: vA, sessionId: sA3, path: '/listings/l4', title: titleWaiting, props: { note: propWaiting } })))
+        .status,
+    ).toBe(204);
     expect((await postEvent(gw.url, beacon(A.id, { visitorId: vQ, sessionId: sQ, path: '/listings/l5' }))).status).toBe(204);
     const keys = new RedisKeys(gw.config.REDIS_PREFIX);
     expect(await gw.service.redis.xlen(keys.eventStream(A.id))).toBe(2);
@@ -144,7 +149,15 @@ describe('erasure on disk', () => {
     const res = await admin(gw, 'POST', `/api/persons/${P}/erase`);
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
-    const workers = bootJobWorkers({ config: gw.config, log: gw.service.log.child({ module: 'jobs' }), ch: gw.ch, redis: gw.service.redis, keys, redisUrl: gw.service.redisUrl, ids: gw.service.ids });
+    const workers = bootJobWorkers({
+      config: gw.config,
+      log: gw.service.log.child({ module: 'jobs' }),
+      ch: gw.ch,
+      redis: gw.service.redis,
+      keys,
+      redisUrl: gw.service.redisUrl,
+      ids: gw.service.ids,
+    });
     const { result } = await waitDone(gw, A.adminKey, jobId);
     await workers.stop();
     expect(result.visitors).toBe(3);
@@ -163,14 +176,22 @@ describe('erasure on disk', () => {
     const tables = Object.keys(result.tables);
     expect(tables.length).toBeGreaterThanOrEqual(5);
     for (const t of tables) {
-      const [row] = await rows<{ engine_full: string }>(gw.ch, 'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}', { t });
+      const [row] = await rows<{ engine_full: string }>(
+        gw.ch,
+        'SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}',
+        { t },
+      );
       expect(row!.engine_full, t).toMatch(/old_parts_lifetime = 10\b.*finished_mutations_to_keep = 1\b/);
     }
 
     // Every file: chdb's data path (parts, mutation_N.txt, metadata), the Redis dir (AOF base,
     // incr and manifest; Redis removes the old ones just after the rewrite), credentials.
     await eventually(async () => (await filesHolding(roots, pIds, isLog)).size === 0, 10_000).catch(() => undefined);
-    const uuids = new Map((await rows<{ uuid: string; name: string }>(gw.ch, 'SELECT toString(uuid) AS uuid, name FROM system.tables WHERE database = currentDatabase()')).map((r) => [r.uuid, r.name]));
+    const uuids = new Map(
+      (await rows<{ uuid: string; name: string }>(gw.ch, 'SELECT toString(uuid) AS uuid, name FROM system.tables WHERE database = currentDatabase()')).map(
+        (r) => [r.uuid, r.name],
+      ),
+    );
     const named = (f: string) => f.replace(/\/store\/[0-9a-f]{3}\/([0-9a-f-]{36})\//, (m, u: string) => `${m}(${uuids.get(u) ?? '?'})/`);
     expect(Object.fromEntries([...(await filesHolding(roots, pIds, isLog))].map(([f, ids]) => [named(f), ids]))).toEqual({});
     const aofFiles = await readdir(path.join(redisDir, 'appendonlydir'));
@@ -190,7 +211,9 @@ describe('erasure on disk', () => {
     const ps = gw.service.ids.personLogId(A.id, P)!;
     const lines = [...s1.messages(), ...gw.messages()];
     expect(lines.filter((m) => m.startsWith('[token-mint]') && m.includes(`person=${ps}`)).length).toBe(1);
-    expect(lines.filter((m) => m.startsWith('[identify]') && m.includes(`person=${ps}`) && m.includes(`visitor=${gw.service.ids.visitorLogId(A.id, vA)}`)).length).toBe(1);
+    expect(
+      lines.filter((m) => m.startsWith('[identify]') && m.includes(`person=${ps}`) && m.includes(`visitor=${gw.service.ids.visitorLogId(A.id, vA)}`)).length,
+    ).toBe(1);
     // `[visitor-event]` lines belong to the ingest pipeline, which names persons through the same
     // Pseudonyms once it adopts them; every other line is checked here.
     const logFiles = (await readdir(gw.dataDir)).filter((f) => /^service-.*\.log$/.test(f));

@@ -33,12 +33,16 @@ async function start(name: string, over: Record<string, string> = {}): Promise<S
 
 /** Wait until the admin API (reading ClickHouse) shows the event in its session. */
 async function seeStored(url: string, sessionId: string, eventId: string): Promise<void> {
-  await eventually(async () => {
-    const res = await fetch(`${url}/api/sessions/${sessionId}`, { headers: { authorization: `Bearer ${adminKey}` } });
-    if (res.status !== 200) return false;
-    const body = (await res.json()) as { timeline: { eventId: string }[] };
-    return body.timeline.some((e) => e.eventId === eventId);
-  }, 30_000, 200);
+  await eventually(
+    async () => {
+      const res = await fetch(`${url}/api/sessions/${sessionId}`, { headers: { authorization: `Bearer ${adminKey}` } });
+      if (res.status !== 200) return false;
+      const body = (await res.json()) as { timeline: { eventId: string }[] };
+      return body.timeline.some((e) => e.eventId === eventId);
+    },
+    30_000,
+    200,
+  );
 }
 
 /** Post one event and wait until it is stored; returns its session and event ids. */
@@ -57,7 +61,12 @@ const fx = useFixture();
 beforeAll(async () => {
   dataDir = fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-lock-')));
   const accountsFile = path.join(dataDir, 'accounts.json');
-  await writeFile(accountsFile, JSON.stringify({ accounts: [{ id: account, origins: ['http://127.0.0.1:*'], adminKeySha256: [sha256Hex(adminKey)], listingUrl: 'https://x.example/{slug}' }] }));
+  await writeFile(
+    accountsFile,
+    JSON.stringify({
+      accounts: [{ id: account, origins: ['http://127.0.0.1:*'], adminKeySha256: [sha256Hex(adminKey)], listingUrl: 'https://x.example/{slug}' }],
+    }),
+  );
   env = { DATA_DIR: dataDir, ACCOUNTS_FILE: accountsFile, PORT: '0', HOST: '127.0.0.1', STORE_PORT: '0', FLUSH_INTERVAL_MS: '100', LOG_LEVEL: 'info' };
 });
 

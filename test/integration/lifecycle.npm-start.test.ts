@@ -32,13 +32,15 @@ describe('npm start', () => {
   it('stops the service and its Redis on SIGTERM to npm, freeing the port', { timeout: 300_000 }, async () => {
     dataDir = fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-npm-start-')));
     const port = await freePort();
-    proc = fx.track(await startInstanceProcess({
-      env: { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', STORE_PORT: '0', LOG_LEVEL: 'info' },
-      logFile: path.join(dataDir, 'npm-start.log'),
-      command: ['npm', 'start'],
-      // The build (tsc) comes first and is slow on a loaded machine.
-      startTimeoutMs: 240_000,
-    }));
+    proc = fx.track(
+      await startInstanceProcess({
+        env: { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', STORE_PORT: '0', LOG_LEVEL: 'info' },
+        logFile: path.join(dataDir, 'npm-start.log'),
+        command: ['npm', 'start'],
+        // The build (tsc) comes first and is slow on a loaded machine.
+        startTimeoutMs: 240_000,
+      }),
+    );
     expect(proc.url).toBe(`http://127.0.0.1:${port}`);
     const service = Number(JSON.parse(readFileSync(path.join(dataDir, 'instance.lock'), 'utf8')).pid);
     const redis = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));

@@ -48,7 +48,15 @@ describe('live presence feed', () => {
     expect(snap).toMatchObject({ account: acct, page: null, online: 1, authenticated: 0, anonymous: 1, percentages: { authenticated: 0, anonymous: 100 } });
     expect(snap.pages).toEqual([{ path: '/north/a', count: 1, authenticated: 0 }]);
     expect(snap.visitors).toHaveLength(1);
-    expect(snap.visitors[0]).toMatchObject({ visitorId: 'v0', sessionId: 's0', path: '/north/a', title: 'North A', pagesViewed: 1, tabs: 1, uaFamily: 'Chrome' });
+    expect(snap.visitors[0]).toMatchObject({
+      visitorId: 'v0',
+      sessionId: 's0',
+      path: '/north/a',
+      title: 'North A',
+      pagesViewed: 1,
+      tabs: 1,
+      uaFamily: 'Chrome',
+    });
 
     // First tab: join, then the pageview itself.
     await send([beacon(acct, { visitorId: 'v1', sessionId: 's1', path: '/south/x?utm=1', title: 'South X' })]);
@@ -219,7 +227,10 @@ describe('live presence feed', () => {
     await eventually(() => t.messages().includes('[presence-diff] dropping malformed diff'));
     expect(c.closedWith).toBeUndefined();
     // A diff numbered past the next one: this gateway missed some, so its clients start over.
-    await t.service.redis.publish(channel, JSON.stringify({ seq: snap.seq + 5, k: 'event', v: 'ghost', e: { type: 'click', path: '/', label: '', depth: 0, listing: '', ts: 0, id: 'x' } }));
+    await t.service.redis.publish(
+      channel,
+      JSON.stringify({ seq: snap.seq + 5, k: 'event', v: 'ghost', e: { type: 'click', path: '/', label: '', depth: 0, listing: '', ts: 0, id: 'x' } }),
+    );
     await eventually(() => c.closedWith !== undefined);
     expect(c.closedWith).toBe(4001);
     expect(c.messages.map((m) => m.type)).toEqual(['snapshot']);
@@ -262,7 +273,14 @@ describe('live presence feed', () => {
     };
     const json = await run(['online', '--json']);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.out)).toMatchObject({ online: 3, anonymous: 3, pages: [{ path: '/north/one', count: 2 }, { path: '/two', count: 1 }] });
+    expect(JSON.parse(json.out)).toMatchObject({
+      online: 3,
+      anonymous: 3,
+      pages: [
+        { path: '/north/one', count: 2 },
+        { path: '/two', count: 1 },
+      ],
+    });
     const table = await run(['online']);
     expect(table.out).toMatch(/\/north\/one\s+2\s+0/);
     expect(table.out).toContain('3 online: 0 authenticated (0%), 3 anonymous (100%)');

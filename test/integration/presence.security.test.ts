@@ -123,10 +123,17 @@ describe('bad input never breaks the feed for others', () => {
     let visitors = 0;
     while (t.messages().filter((m) => m.startsWith('[live-close]')).length === closesBefore) {
       expect(visitors).toBeLessThan(20_000);
-      await send(Array.from({ length: 20 }, (_, i) => beacon(SLOW, { visitorId: `flood-${visitors + i}`, sessionId: 's', path: `${path}${visitors + i}`, title: 'T'.repeat(250) })));
+      await send(
+        Array.from({ length: 20 }, (_, i) =>
+          beacon(SLOW, { visitorId: `flood-${visitors + i}`, sessionId: 's', path: `${path}${visitors + i}`, title: 'T'.repeat(250) }),
+        ),
+      );
       visitors += 20;
     }
-    const close = t.logs().filter((l) => String(l.msg).startsWith('[live-close]')).at(-1)!;
+    const close = t
+      .logs()
+      .filter((l) => String(l.msg).startsWith('[live-close]'))
+      .at(-1)!;
     expect(close).toMatchObject({ account: SLOW, scope: 'admin' });
 
     await send([beacon(SLOW, { visitorId: 'after-drop', sessionId: 's', path: '/after' })]);
@@ -154,7 +161,10 @@ describe('bad input never breaks the feed for others', () => {
       const res = await postEvent(t.url, e);
       expect(res.status).toBe(400);
     }
-    const forged = await postEvent(t.url, beacon(B, { visitorId: 'forger', sessionId: 'fs', path: '/f', person_id: 'p-1', personId: 'p-1', authenticated: true, pv: 99 }));
+    const forged = await postEvent(
+      t.url,
+      beacon(B, { visitorId: 'forger', sessionId: 'fs', path: '/f', person_id: 'p-1', personId: 'p-1', authenticated: true, pv: 99 }),
+    );
     expect(forged.status).toBe(204);
     const join = await watcher.waitFor((m) => m.type === 'join');
     expect(join.visitor).toMatchObject({ visitorId: 'forger', personId: null, authenticated: false, pagesViewed: 1 });

@@ -54,7 +54,12 @@ describe('presence sweeper', () => {
     const c = await LiveClient.connect(wsUrl(main.url, '/live', { key: key(TIMEOUT) }));
     await c.waitFor((m) => m.type === 'snapshot');
     const quiet = Array.from({ length: 20 }, (_, i) => `quiet-${i}`);
-    await send(quiet.flatMap((v) => [beacon(TIMEOUT, { visitorId: v, sessionId: `${v}-a`, path: '/x' }), beacon(TIMEOUT, { visitorId: v, sessionId: `${v}-b`, path: '/y' })]));
+    await send(
+      quiet.flatMap((v) => [
+        beacon(TIMEOUT, { visitorId: v, sessionId: `${v}-a`, path: '/x' }),
+        beacon(TIMEOUT, { visitorId: v, sessionId: `${v}-b`, path: '/y' }),
+      ]),
+    );
     await send([
       beacon(TIMEOUT, { visitorId: 'alive', sessionId: 'alive-a', path: '/x' }),
       beacon(TIMEOUT, { visitorId: 'alive', sessionId: 'alive-b', path: '/y' }),

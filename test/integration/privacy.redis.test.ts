@@ -87,7 +87,9 @@ describe('stream rebuild after an erasure sweep', () => {
     const snap = async () => ({
       entries: await client.xrange(stream, '-', '+'),
       pending: ((await client.xpending(stream, 'flush', '-', '+', 100)) as [string, string, number, number][]).map(([id, c, , n]) => [id, c, n]),
-      groups: ((await client.xinfo('GROUPS', stream)) as unknown[][]).map((g) => pick(obj(g), ['name', 'consumers', 'pending', 'last-delivered-id', 'entries-read'])),
+      groups: ((await client.xinfo('GROUPS', stream)) as unknown[][]).map((g) =>
+        pick(obj(g), ['name', 'consumers', 'pending', 'last-delivered-id', 'entries-read']),
+      ),
       consumers: ((await client.xinfo('CONSUMERS', stream, 'flush')) as unknown[][]).map((c) => pick(obj(c), ['name', 'pending'])),
       info: pick(obj((await client.xinfo('STREAM', stream)) as unknown[]), ['length', 'last-generated-id', 'max-deleted-entry-id', 'entries-added']),
     });

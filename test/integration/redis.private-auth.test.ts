@@ -28,9 +28,21 @@ describe('the private Redis', () => {
       sock.on('close', () => resolve(got));
       sock.setTimeout(5000, () => sock.destroy());
     });
-    expect(replies.split('\r\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual(['-NOAUTH', '-NOAUTH', '-NOAUTH']);
+    expect(
+      replies
+        .split('\r\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[0]),
+    ).toEqual(['-NOAUTH', '-NOAUTH', '-NOAUTH']);
     // A guessed password is refused too (ioredis reports it and closes).
-    const wrong = new Redis({ host: '127.0.0.1', port: Number(url.port), password: 'guess', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const wrong = new Redis({
+      host: '127.0.0.1',
+      port: Number(url.port),
+      password: 'guess',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     const errors: string[] = [];
     wrong.on('error', (err: Error) => errors.push(err.message));
     await wrong.connect().catch((err: Error) => errors.push(err.message));

@@ -61,7 +61,10 @@ describe('scale-out: 2 gateways + 2 workers', () => {
       40_000,
       200,
     );
-    const got = await rows<{ id: string; n: string }>(store.ch, "SELECT toString(event_id) AS id, count() AS n FROM events WHERE account_id IN ('scale-a', 'scale-b') GROUP BY id");
+    const got = await rows<{ id: string; n: string }>(
+      store.ch,
+      "SELECT toString(event_id) AS id, count() AS n FROM events WHERE account_id IN ('scale-a', 'scale-b') GROUP BY id",
+    );
     expect(got.filter((r) => Number(r.n) !== 1)).toEqual([]);
     expect(got.map((r) => r.id).sort()).toEqual([...sent].sort());
 

@@ -83,7 +83,11 @@ describe('scale-out: Redis Cluster', () => {
       200,
     );
     for (const a of accounts) {
-      const got = await rows<{ id: string; n: string }>(t.ch, 'SELECT toString(event_id) AS id, count() AS n FROM events WHERE account_id = {a:String} GROUP BY id', { a });
+      const got = await rows<{ id: string; n: string }>(
+        t.ch,
+        'SELECT toString(event_id) AS id, count() AS n FROM events WHERE account_id = {a:String} GROUP BY id',
+        { a },
+      );
       expect(got.filter((r) => Number(r.n) !== 1)).toEqual([]);
       expect(got.map((r) => r.id).sort()).toEqual([...accepted.get(a)!].sort());
     }

@@ -24,7 +24,9 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'visitor-setup-'));
   port = await freePort();
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|DATA_DIR|REDIS_|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|LOG_LEVEL|VISITOR_|INIT_CWD$)/.test(k)),
+    Object.entries(process.env).filter(
+      ([k]) => !/^(PORT|HOST|DATA_DIR|REDIS_|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|LOG_LEVEL|VISITOR_|INIT_CWD$)/.test(k),
+    ),
   ) as Record<string, string>;
   // Its own process group: the stop below reaches npm, the service and everything under them.
   child = spawn(path.join(REPO_ROOT, 'bin/setup'), ['start'], {

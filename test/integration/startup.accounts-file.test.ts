@@ -21,7 +21,9 @@ afterAll(async () => {
 
 /** The service's own variables are not inherited from the test runner. */
 function cleanEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|DATA_DIR|REDIS_|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|LOG_LEVEL)/.test(k))) as Record<string, string>;
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|DATA_DIR|REDIS_|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|LOG_LEVEL)/.test(k)),
+  ) as Record<string, string>;
 }
 
 async function start(accountsJson: string): Promise<{ code: number | null; stderr: string; file: string }> {

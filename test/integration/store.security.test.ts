@@ -15,7 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../src/adapters/clickhouse/client.js';
 import { storePasswordFile } from '../../src/adapters/secrets/store-credentials.js';
 import { TokenSecretStore } from '../../src/adapters/secrets/token-secret.store.js';
-import { cleanupSql, deleteSql, PARAMS, stagingCreateSql, stagingDropSql, stagingInsertSql, stagingTable, type TargetTable } from '../../src/domain/erasure-plan.js';
+import {
+  cleanupSql,
+  deleteSql,
+  PARAMS,
+  stagingCreateSql,
+  stagingDropSql,
+  stagingInsertSql,
+  stagingTable,
+  type TargetTable,
+} from '../../src/domain/erasure-plan.js';
 
 import { useTestService } from '../support/fixture.js';
 
@@ -59,8 +68,10 @@ function send(r: Req): Promise<Answer> {
   });
 }
 
-const asVisitor = (sql: string, extra: Req = {}) => send({ body: sql, auth: ['visitor', visitorPw], ...extra, params: { database: db, ...(extra.params ?? {}) } });
-const asGrafana = (sql: string, extra: Req = {}) => send({ body: sql, auth: ['grafana', grafanaPw], ...extra, params: { database: db, ...(extra.params ?? {}) } });
+const asVisitor = (sql: string, extra: Req = {}) =>
+  send({ body: sql, auth: ['visitor', visitorPw], ...extra, params: { database: db, ...(extra.params ?? {}) } });
+const asGrafana = (sql: string, extra: Req = {}) =>
+  send({ body: sql, auth: ['grafana', grafanaPw], ...extra, params: { database: db, ...(extra.params ?? {}) } });
 
 beforeAll(async () => {
   const url = new URL(t.service.storeUrl!);
@@ -124,8 +135,18 @@ describe('store port: credentials', () => {
 
 describe('store port: only loopback, never a browser', () => {
   it('refuses a foreign Host (DNS rebinding), even with valid credentials and on /ping', async () => {
-    for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1.evil.example:${port}`, 'localhost.evil.example', '0.0.0.0', `[::ffff:7f00:1]:${port}`]) {
-      for (const r of [{ body: 'SELECT 1', auth: ['visitor', visitorPw] as [string, string] }, { method: 'GET', path: '/ping' }]) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${port}`,
+      `127.0.0.1.evil.example:${port}`,
+      'localhost.evil.example',
+      '0.0.0.0',
+      `[::ffff:7f00:1]:${port}`,
+    ]) {
+      for (const r of [
+        { body: 'SELECT 1', auth: ['visitor', visitorPw] as [string, string] },
+        { method: 'GET', path: '/ping' },
+      ]) {
         const a = await send({ ...r, headers: { host } });
         expect(a.status, host).toBe(403);
         expect(a.body).toMatch(/ACCESS_DENIED/);
@@ -137,14 +158,24 @@ describe('store port: only loopback, never a browser', () => {
   });
 
   it('refuses any request with an Origin (cross-site POST) or a browser’s Sec-Fetch-Site', async () => {
-    const browserHeaders: Record<string, string>[] = [{ origin: 'https://evil.example' }, { origin: 'null' }, { origin: `http://127.0.0.1:${port}` }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }];
+    const browserHeaders: Record<string, string>[] = [
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { origin: `http://127.0.0.1:${port}` },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+    ];
     for (const headers of browserHeaders) {
       const a = await send({ body: 'SELECT 1', auth: ['visitor', visitorPw], headers, params: { database: db } });
       expect(a.status, JSON.stringify(headers)).toBe(403);
       expect(a.code).toBe('497');
     }
     // A form POST (text/plain, credentials in the query string) from a page is refused the same way.
-    const form = await send({ body: 'INSERT INTO sec_t SELECT 1', params: { user: 'visitor', password: visitorPw, database: db }, headers: { origin: 'https://evil.example', 'content-type': 'text/plain' } });
+    const form = await send({
+      body: 'INSERT INTO sec_t SELECT 1',
+      params: { user: 'visitor', password: visitorPw, database: db },
+      headers: { origin: 'https://evil.example', 'content-type': 'text/plain' },
+    });
     expect(form.status).toBe(403);
   });
 });
@@ -156,7 +187,7 @@ function escapes(): string[] {
     "SELECT * FROM file('/etc/passwd', 'LineAsString')",
     "select * from FILE('/etc/passwd', 'LineAsString')",
     "SELECT * FROM /* hi */ `file` /* there */ ('/etc/passwd', 'LineAsString')",
-    'SELECT * FROM "FiLe"(\'/etc/passwd\', \'LineAsString\')',
+    "SELECT * FROM \"FiLe\"('/etc/passwd', 'LineAsString')",
     "SELECT * FROM file(\n-- a comment with 'quotes'\n'/etc/passwd', 'LineAsString')",
     "SELECT * FROM file('/etc/\\x70asswd', 'LineAsString')",
     `SELECT * FROM file('${secretFile}', 'LineAsString')`,
@@ -213,7 +244,7 @@ function escapes(): string[] {
     "SELECT * FROM format(Template, 'x') SETTINGS format_template_row = '/etc/passwd'",
     "SELECT 1 SETTINGS `format_schema` = '/etc/passwd:x'",
     "SELECT 1 SETTINGS max_threads = 1, input_format_record_errors_file_path = '/tmp/x'",
-    "SET max_threads = 1",
+    'SET max_threads = 1',
     'USE system',
     'SYSTEM FLUSH LOGS',
     'SYSTEM SHUTDOWN',
@@ -234,7 +265,10 @@ function expectRefused(a: Answer, sql: string): void {
 
 describe('store port: no way to files or the network, even with valid credentials', () => {
   it("refuses SELECT * FROM file('/etc/passwd', 'LineAsString') for both users", async () => {
-    for (const a of [await asVisitor("SELECT * FROM file('/etc/passwd', 'LineAsString')"), await asGrafana("SELECT * FROM file('/etc/passwd', 'LineAsString')")]) {
+    for (const a of [
+      await asVisitor("SELECT * FROM file('/etc/passwd', 'LineAsString')"),
+      await asGrafana("SELECT * FROM file('/etc/passwd', 'LineAsString')"),
+    ]) {
       expect(a.status).toBe(403);
       expect(a.code).toBe('497');
       expect(a.body).toMatch(/^Code: 497\. DB::Exception: file .*not allowed through the store port.*\(ACCESS_DENIED\)/);
@@ -265,7 +299,13 @@ describe('store port: no way to files or the network, even with valid credential
   });
 
   it('refuses settings that name files in URL parameters, and a Values body that would evaluate file()', async () => {
-    const urlSettings: Record<string, string>[] = [{ format_schema: '/etc/passwd:x' }, { format_template_row: '/etc/passwd' }, { output_format_schema: '/tmp/x' }, { readonly: '0' }, { 'bad name': '1' }];
+    const urlSettings: Record<string, string>[] = [
+      { format_schema: '/etc/passwd:x' },
+      { format_template_row: '/etc/passwd' },
+      { output_format_schema: '/tmp/x' },
+      { readonly: '0' },
+      { 'bad name': '1' },
+    ];
     for (const params of urlSettings) {
       const a = await asVisitor('SELECT 1', { params });
       expect(a.status, JSON.stringify(params)).toBeGreaterThanOrEqual(400);
@@ -330,7 +370,12 @@ describe('store port: the service’s own client', () => {
 
   it('works through the printed URL: staged inserts, parameterised queries, DDL and mutations', async () => {
     await ch.insert({ table: 'sec_t', values: [{ line: 'a' }, { line: 'b' }, { line: "c'; DROP TABLE sec_t; --" }], format: 'JSONEachRow' });
-    const rs = await ch.query({ query: 'SELECT count() AS n FROM sec_t WHERE line != {skip:String}', query_params: { skip: 'b' }, format: 'JSONEachRow', clickhouse_settings: { max_execution_time: 5 } });
+    const rs = await ch.query({
+      query: 'SELECT count() AS n FROM sec_t WHERE line != {skip:String}',
+      query_params: { skip: 'b' },
+      format: 'JSONEachRow',
+      clickhouse_settings: { max_execution_time: 5 },
+    });
     expect((await rs.json<{ n: string }>()).map((r) => Number(r.n))).toEqual([2]);
     await ch.command({ query: 'CREATE TABLE IF NOT EXISTS sec_t2 (a UInt32) ENGINE = MergeTree ORDER BY a SETTINGS index_granularity = 1024' });
     await ch.command({ query: 'INSERT INTO sec_t2 SELECT number FROM numbers(10)' });
@@ -338,10 +383,13 @@ describe('store port: the service’s own client', () => {
     const left = await (await ch.query({ query: 'SELECT count() AS n FROM sec_t2', format: 'JSONEachRow' })).json<{ n: string }>();
     expect(Number(left[0]!.n)).toBe(5);
     // What the erasure job runs besides its mutations: kill its own leftovers, clean old parts.
-    await ch.command({ query: "KILL MUTATION WHERE database = currentDatabase() AND is_done = 0 AND position(command, {s:String}) > 0 SYNC", query_params: { s: 'sec_none' } });
+    await ch.command({
+      query: 'KILL MUTATION WHERE database = currentDatabase() AND is_done = 0 AND position(command, {s:String}) > 0 SYNC',
+      query_params: { s: 'sec_none' },
+    });
     await ch.command({ query: 'SYSTEM START CLEANUP `sec_t2`' });
     await ch.command({ query: 'DROP TABLE sec_t2' });
-    await ch.command({ query: "ALTER TABLE sec_t DELETE WHERE 1 SETTINGS mutations_sync = 2" });
+    await ch.command({ query: 'ALTER TABLE sec_t DELETE WHERE 1 SETTINGS mutations_sync = 2' });
   });
 
   it('runs the erasure job’s statements (staging table, mutation by name, cleanup) through the port', async () => {

@@ -90,7 +90,16 @@ function listingOf(path: string): string | undefined {
 /** Steps of one session: [minutes after its start, event]. Page views get title and listing. */
 type Step = [number, Omit<SeedEvent, 'eventId' | 'ts'>];
 
-function session(account: string, sessionId: string, visitorId: string, ua: string, start: number, steps: Step[], via: SeedSession['via'] = 'beacon', cookiePerson?: string): SeedSession {
+function session(
+  account: string,
+  sessionId: string,
+  visitorId: string,
+  ua: string,
+  start: number,
+  steps: Step[],
+  via: SeedSession['via'] = 'beacon',
+  cookiePerson?: string,
+): SeedSession {
   return {
     account,
     sessionId,
@@ -165,11 +174,20 @@ export function buildSeed(acme: string, beta: string, now: number): Seed {
       [1, pv('/listings/9-park-rd', 'https://acme.example/about')],
       [2, leave('/listings/9-park-rd', 5_000)],
     ]),
-    session(acme, 's-e1', 'v-erin', UA.desktopChrome, T - 4 * HOUR - 30 * MIN, [
-      [0, pv('/listings/12-high-st')],
-      [1, scroll('/listings/12-high-st', 25)],
-      [2, leave('/listings/12-high-st', 30_000)],
-    ], 'cookie', 'p-erin'),
+    session(
+      acme,
+      's-e1',
+      'v-erin',
+      UA.desktopChrome,
+      T - 4 * HOUR - 30 * MIN,
+      [
+        [0, pv('/listings/12-high-st')],
+        [1, scroll('/listings/12-high-st', 25)],
+        [2, leave('/listings/12-high-st', 30_000)],
+      ],
+      'cookie',
+      'p-erin',
+    ),
     session(acme, 's-n1', 'v-anon-1', UA.desktopChrome, T - 3 * HOUR, [
       [0, pv('/listings/12-high-st', 'https://www.rightmove.co.uk/x')],
       [1, scroll('/listings/12-high-st', 25)],
@@ -180,10 +198,18 @@ export function buildSeed(acme: string, beta: string, now: number): Seed {
       [1, pv('/search', 'https://acme.example/')],
       [2, { type: 'heartbeat', path: '/search' }],
     ]),
-    session(acme, 's-n3', 'v-anon-3', 'visitor-server/1.0', T - 6 * HOUR, [
-      [0, pv('/listings/9-park-rd')],
-      [1, recClick('/listings/9-park-rd', 'r-300', '9-park-rd')],
-    ], 'admin'),
+    session(
+      acme,
+      's-n3',
+      'v-anon-3',
+      'visitor-server/1.0',
+      T - 6 * HOUR,
+      [
+        [0, pv('/listings/9-park-rd')],
+        [1, recClick('/listings/9-park-rd', 'r-300', '9-park-rd')],
+      ],
+      'admin',
+    ),
     // Carol opens the email recommendation's link on a browser the site has never seen.
     session(acme, '', '', UA.desktopChrome, T - 11 * HOUR, [[0, recClick('/listings/12-high-st/click', 'r-400', '12-high-st')]], 'link', 'p-carol'),
     session(beta, 's-x1', 'v-beta-1', UA.desktopChrome, T - 1 * HOUR, [
@@ -267,7 +293,10 @@ export async function loadSeed(t: TestService, seed: Seed): Promise<void> {
     const edges = seed.edges.filter((e) => e.account === account);
     await t.service.ctx!.rows.append(
       account,
-      edges.map((e) => ({ table: TABLES.identityEdges, row: { account_id: e.account, visitor_id: e.visitorId, person_id: e.personId, source: 'test', confidence: 1, ts: chTime(e.ts) } })),
+      edges.map((e) => ({
+        table: TABLES.identityEdges,
+        row: { account_id: e.account, visitor_id: e.visitorId, person_id: e.personId, source: 'test', confidence: 1, ts: chTime(e.ts) },
+      })),
     );
     const recs = seed.recs.filter((r) => r.account === account);
     const res = await fetch(`${t.url}/api/recommendations`, {

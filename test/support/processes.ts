@@ -17,7 +17,8 @@ import type { TestService } from './services.js';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Variables of the service that a child must not inherit from the test runner's own environment. */
-const SERVICE_VARS = /^(PORT|HOST|GATEWAY_|DATA_DIR|REDIS_URL|REDIS_CLUSTER_NODES|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|REDIS_PREFIX|REDIS_MAX_RESTARTS|LOG_LEVEL|FLUSH_|RECLAIM_|RATE_LIMIT_|STREAM_CAP|TRUST_PROXY|MAX_BODY_BYTES|SHUTDOWN_|JOB_|PRESENCE_|LIVE_|TOKEN_)/;
+const SERVICE_VARS =
+  /^(PORT|HOST|GATEWAY_|DATA_DIR|REDIS_URL|REDIS_CLUSTER_NODES|CLICKHOUSE_|STORE_PORT|ACCOUNTS_FILE|ROLES|REDIS_PREFIX|REDIS_MAX_RESTARTS|LOG_LEVEL|FLUSH_|RECLAIM_|RATE_LIMIT_|STREAM_CAP|TRUST_PROXY|MAX_BODY_BYTES|SHUTDOWN_|JOB_|PRESENCE_|LIVE_|TOKEN_)/;
 
 export interface ServiceProcess {
   pid: number;
@@ -79,7 +80,12 @@ export function cleanEnv(): Record<string, string> {
  * environment (so without REDIS_URL it starts its private Redis, without CLICKHOUSE_URL its chdb).
  * `command` replaces `node --import tsx src/main.ts` (e.g. `npm start`).
  */
-export function startInstanceProcess(opts: { env: Record<string, string>; logFile: string; startTimeoutMs?: number; command?: string[] }): Promise<ServiceProcess> {
+export function startInstanceProcess(opts: {
+  env: Record<string, string>;
+  logFile: string;
+  startTimeoutMs?: number;
+  command?: string[];
+}): Promise<ServiceProcess> {
   return spawnService({ ...cleanEnv(), ...opts.env }, opts.logFile, opts.startTimeoutMs, opts.command);
 }
 
@@ -168,8 +174,28 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterNodes>
     await mkdir(d, { recursive: true });
     const child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-        '--cluster-node-timeout', '5000', '--appendonly', 'yes', '--save', '', '--protected-mode', 'yes', '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        d,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '5000',
+        '--appendonly',
+        'yes',
+        '--save',
+        '',
+        '--protected-mode',
+        'yes',
+        '--loglevel',
+        'warning',
+      ],
       { stdio: 'ignore' },
     );
     children.push(child);

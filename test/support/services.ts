@@ -207,11 +207,7 @@ export function beacon(account: string, over: Record<string, unknown> = {}): Rec
 }
 
 /** POST /v/event with a browser UA (and optional origin / content type). */
-export async function postEvent(
-  url: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<Response> {
+export async function postEvent(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${url}/v/event`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'user-agent': BROWSER_UA, ...headers },

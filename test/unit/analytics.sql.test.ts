@@ -15,7 +15,9 @@ const analyticsMigrations = readdirSync(MIGRATIONS_DIR)
 
 describe('query files', () => {
   it('every named query has its file and every file is named', () => {
-    const files = readdirSync(QUERIES_DIR).filter((f) => f.endsWith('.sql')).map((f) => f.replace(/\.sql$/, ''));
+    const files = readdirSync(QUERIES_DIR)
+      .filter((f) => f.endsWith('.sql'))
+      .map((f) => f.replace(/\.sql$/, ''));
     expect(files.sort()).toEqual([...QUERY_NAMES].sort());
   });
 
@@ -85,7 +87,14 @@ interface Panel {
 describe('Grafana provisioning', () => {
   const dashboards = readdirSync(DASHBOARDS)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => ({ file: f, json: JSON.parse(readFileSync(path.join(DASHBOARDS, f), 'utf8')) as { uid: string; panels: Panel[]; templating: { list: { name: string; type: string; query: string }[] } } }));
+    .map((f) => ({
+      file: f,
+      json: JSON.parse(readFileSync(path.join(DASHBOARDS, f), 'utf8')) as {
+        uid: string;
+        panels: Panel[];
+        templating: { list: { name: string; type: string; query: string }[] };
+      },
+    }));
   const datasource = readFileSync(path.join(DASHBOARDS, 'provisioning/datasources/clickhouse.yaml'), 'utf8');
 
   it('the data source is the ClickHouse plugin over HTTP, with the uid the panels use', () => {
@@ -93,24 +102,37 @@ describe('Grafana provisioning', () => {
     expect(datasource).toMatch(/protocol: http/);
     expect(datasource).toMatch(/port: 8123/);
     const uid = /uid: (\S+)/.exec(datasource)![1];
-    for (const d of dashboards) for (const p of d.json.panels) {
-      expect(p.datasource.uid, `${d.file} ${p.title}`).toBe(uid);
-      for (const t of p.targets) expect(t.datasource.uid).toBe(uid);
-    }
+    for (const d of dashboards)
+      for (const p of d.json.panels) {
+        expect(p.datasource.uid, `${d.file} ${p.title}`).toBe(uid);
+        for (const t of p.targets) expect(t.datasource.uid).toBe(uid);
+      }
     expect(readFileSync(path.join(DASHBOARDS, 'provisioning/dashboards/visitor.yaml'), 'utf8')).toMatch(/path: \/var\/lib\/grafana\/dashboards/);
   });
 
   it('covers traffic, concurrency and peaks, engagement, CTR, top pages and referrers', () => {
     const sql = dashboards.flatMap((d) => d.json.panels.flatMap((p) => p.targets.map((t) => t.rawSql))).join('\n');
-    for (const table of ['events', 'sessions', 'presence_samples', 'presence_peaks', 'engagement_scores', 'recommendations', 'recommendation_clicks', 'pages']) {
+    for (const table of [
+      'events',
+      'sessions',
+      'presence_samples',
+      'presence_peaks',
+      'engagement_scores',
+      'recommendations',
+      'recommendation_clicks',
+      'pages',
+    ]) {
       expect(sql).toMatch(new RegExp(`FROM ${table}\\b`));
     }
     const titles = dashboards.flatMap((d) => d.json.panels.map((p) => p.title));
-    expect(titles).toEqual(expect.arrayContaining(['Top pages', 'Referrers', 'Engagement queue', 'CTR by listing', 'Live concurrency history', 'Peak concurrent visitors']));
+    expect(titles).toEqual(
+      expect.arrayContaining(['Top pages', 'Referrers', 'Engagement queue', 'CTR by listing', 'Live concurrency history', 'Peak concurrent visitors']),
+    );
   });
 
   it('every panel is scoped by the account variable', () => {
-    for (const d of dashboards) for (const p of d.json.panels) for (const t of p.targets) expect(t.rawSql, p.title).toMatch(/account(_id)? = \$\{account:singlequote\}/);
+    for (const d of dashboards)
+      for (const p of d.json.panels) for (const t of p.targets) expect(t.rawSql, p.title).toMatch(/account(_id)? = \$\{account:singlequote\}/);
   });
 
   it('the engagement panel uses the same parameters as src/domain/engagement.ts', () => {

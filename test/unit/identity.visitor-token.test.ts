@@ -18,7 +18,9 @@ const other = randomBytes(32);
 describe('visitor token format', () => {
   it('is v1.<personId>.<expiryMs>.<base64url HMAC-SHA256 of the rest>', () => {
     const t = signToken(secret, 'p-42', NOW + 1000);
-    const expected = createHmac('sha256', secret).update(`v1.p-42.${NOW + 1000}`).digest('base64url');
+    const expected = createHmac('sha256', secret)
+      .update(`v1.p-42.${NOW + 1000}`)
+      .digest('base64url');
     expect(t).toBe(`v1.p-42.${NOW + 1000}.${expected}`);
     expect(verifyToken(t, [secret], NOW)).toEqual({ ok: true, personId: 'p-42', expiryMs: NOW + 1000, secretIndex: 0 });
   });

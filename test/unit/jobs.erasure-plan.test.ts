@@ -21,11 +21,31 @@ function table(name: string, engine: string, cols: Record<string, string>): Colu
 }
 
 const SCHEMA: ColumnInfo[] = [
-  ...table('events', 'MergeTree', { account_id: 'LowCardinality(String)', event_id: 'UUID', session_id: 'String', visitor_id: 'String', person_id: 'String', path: 'String' }),
+  ...table('events', 'MergeTree', {
+    account_id: 'LowCardinality(String)',
+    event_id: 'UUID',
+    session_id: 'String',
+    visitor_id: 'String',
+    person_id: 'String',
+    path: 'String',
+  }),
   ...table('identity_edges', 'ReplacingMergeTree', { account_id: 'LowCardinality(String)', visitor_id: 'String', person_id: 'String' }),
-  ...table('sessions', 'AggregatingMergeTree', { account_id: 'LowCardinality(String)', session_id: 'String', visitor_id: 'String', person_id: 'SimpleAggregateFunction(max, String)' }),
-  ...table('people_latest', 'AggregatingMergeTree', { account_id: 'LowCardinality(String)', visitor_id: 'String', person_id: "AggregateFunction(argMax, String, DateTime64(3, 'UTC'))" }),
-  ...table('visitor_sets', 'ReplicatedAggregatingMergeTree', { account_id: 'String', person_id: 'String', visitor_id: 'SimpleAggregateFunction(groupUniqArrayArray, Array(String))' }),
+  ...table('sessions', 'AggregatingMergeTree', {
+    account_id: 'LowCardinality(String)',
+    session_id: 'String',
+    visitor_id: 'String',
+    person_id: 'SimpleAggregateFunction(max, String)',
+  }),
+  ...table('people_latest', 'AggregatingMergeTree', {
+    account_id: 'LowCardinality(String)',
+    visitor_id: 'String',
+    person_id: "AggregateFunction(argMax, String, DateTime64(3, 'UTC'))",
+  }),
+  ...table('visitor_sets', 'ReplicatedAggregatingMergeTree', {
+    account_id: 'String',
+    person_id: 'String',
+    visitor_id: 'SimpleAggregateFunction(groupUniqArrayArray, Array(String))',
+  }),
   ...table('pages', 'AggregatingMergeTree', { account_id: 'LowCardinality(String)', path: 'String', session_id: 'String' }),
   ...table('sessions_mv', 'MaterializedView', { account_id: 'LowCardinality(String)', session_id: 'String' }),
   ...table('events_all', 'Distributed', { account_id: 'LowCardinality(String)', session_id: 'String' }),
@@ -75,15 +95,19 @@ describe('erasure plan', () => {
     const sets = plan.targets.find((t) => t.table === 'visitor_sets')!;
     expect(personCondition(sets, st)).toContain("hasAny(`visitor_id`, (SELECT groupArray(id) FROM `erase_ids_0123456789abcdef` WHERE kind = 'visitor'))");
     const events = plan.targets.find((t) => t.table === 'events')!;
-    expect(countSql(events, st)).toMatch(/^SELECT count\(\) AS n FROM `events` WHERE account_id = \{account:String\} AND \(`person_id` IN \(SELECT id FROM `erase_ids_0123456789abcdef` WHERE kind = 'person'\) OR /);
+    expect(countSql(events, st)).toMatch(
+      /^SELECT count\(\) AS n FROM `events` WHERE account_id = \{account:String\} AND \(`person_id` IN \(SELECT id FROM `erase_ids_0123456789abcdef` WHERE kind = 'person'\) OR /,
+    );
     for (const t of plan.targets) {
       // The text a mutation keeps: no parameter but the account.
       expect([...deleteSql(t, st).matchAll(/\{(\w+):/g)].map((m) => m[1])).toEqual(['account']);
     }
     expect(deleteSql(events, st)).toMatch(/^ALTER TABLE `events` DELETE WHERE .* SETTINGS mutations_sync = 2$/);
-    expect(deleteSql(events, st, 'c1')).toMatch(/^ALTER TABLE `events` ON CLUSTER `c1` DELETE .* SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1$/);
+    expect(deleteSql(events, st, 'c1')).toMatch(
+      /^ALTER TABLE `events` ON CLUSTER `c1` DELETE .* SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1$/,
+    );
     expect(stagingCreateSql(st)).toMatch(/ENGINE = Memory$/);
-    expect(stagingCreateSql(st, 'c1')).toContain("ON CLUSTER `c1`");
+    expect(stagingCreateSql(st, 'c1')).toContain('ON CLUSTER `c1`');
     expect(stagingCreateSql(st, 'c1')).toContain("ReplicatedMergeTree('/clickhouse/erasure/{database}/erase_ids_0123456789abcdef', '{shard}-{replica}')");
     expect(stagingInsertSql(st)).toBe('INSERT INTO `erase_ids_0123456789abcdef` (kind, id) SELECT {kind:String}, arrayJoin({ids:Array(String)})');
     expect(stagingDropSql(st)).toBe('DROP TABLE IF EXISTS `erase_ids_0123456789abcdef` SYNC');

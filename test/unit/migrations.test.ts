@@ -8,12 +8,11 @@ describe('migrations', () => {
     expect(ms.length).toBeGreaterThan(0);
     const versions = ms.map((m) => m.version);
     expect([...versions].sort((a, b) => a - b)).toEqual(versions);
-    for (const m of ms)
-      for (const s of m.statements) if (/^\s*CREATE\b/i.test(s)) expect(s, `${m.name}: ${s.slice(0, 60)}`).toMatch(/IF NOT EXISTS/i);
+    for (const m of ms) for (const s of m.statements) if (/^\s*CREATE\b/i.test(s)) expect(s, `${m.name}: ${s.slice(0, 60)}`).toMatch(/IF NOT EXISTS/i);
   });
 
   it('splits statements on line-ending semicolons and drops comment lines', () => {
-    expect(splitStatements('-- c\nCREATE A;\nCREATE B (x String DEFAULT \';\');\n')).toEqual(['CREATE A', "CREATE B (x String DEFAULT ';')"]);
+    expect(splitStatements("-- c\nCREATE A;\nCREATE B (x String DEFAULT ';');\n")).toEqual(['CREATE A', "CREATE B (x String DEFAULT ';')"]);
   });
 
   it('renders the cluster placeholder only when a cluster is configured', () => {

@@ -134,8 +134,26 @@ describe('presenceFields (the Lua scripts read them by position)', () => {
     const { presenceFields, PRESENCE_EVENT_FIELDS } = await import('../../src/domain/presence.rules.js');
     const lua = readFileSync(new URL('../../redis/includes/presence-apply.lua', import.meta.url), 'utf8');
     expect(Number(/local EVENT_FIELDS = (\d+)/.exec(lua)?.[1])).toBe(PRESENCE_EVENT_FIELDS);
-    const order = [...lua.slice(lua.indexOf('local function read_event'), lua.indexOf('local EVENT_FIELDS')).matchAll(/(\w+) = (?:tonumber\()?argv\[i(?: \+ (\d+))?\]/g)].map((m) => [m[1], Number(m[2] ?? 0)]);
-    const fields = presenceFields({ t: 't', v: 'v', s: 's', p: 'p', ti: 'ti', ua: 'ua', dv: 'dv', pe: 'pe', sg: 'sg', ps: 'ps', id: 'id', lb: 'lb', dp: 7, ls: 'ls', ts: 9 });
+    const order = [
+      ...lua.slice(lua.indexOf('local function read_event'), lua.indexOf('local EVENT_FIELDS')).matchAll(/(\w+) = (?:tonumber\()?argv\[i(?: \+ (\d+))?\]/g),
+    ].map((m) => [m[1], Number(m[2] ?? 0)]);
+    const fields = presenceFields({
+      t: 't',
+      v: 'v',
+      s: 's',
+      p: 'p',
+      ti: 'ti',
+      ua: 'ua',
+      dv: 'dv',
+      pe: 'pe',
+      sg: 'sg',
+      ps: 'ps',
+      id: 'id',
+      lb: 'lb',
+      dp: 7,
+      ls: 'ls',
+      ts: 9,
+    });
     expect(fields).toHaveLength(PRESENCE_EVENT_FIELDS);
     expect(order).toHaveLength(PRESENCE_EVENT_FIELDS);
     for (const [name, at] of order) expect(fields[at as number], String(name)).toBe(name === 'dp' ? '7' : name === 'ts' ? '9' : name);

@@ -8,7 +8,6 @@ import { TABLES } from '../../src/adapters/clickhouse/tables.js';
 import { insertJsonLines } from '../../src/adapters/clickhouse/client.js';
 import { FlushRow, parseEntries, type RowFilter, type StreamEntry } from '../../src/adapters/redis/stream-entry.js';
 
-
 export interface FlusherOptions {
   /** Flush when this many entries are buffered… */
   batchSize: number;
@@ -24,7 +23,6 @@ export interface FlusherOptions {
    */
   afterInsert?: (entries: readonly StreamEntry[]) => void;
 }
-
 
 /** Tables a stream row may target; anything else is a bug or forgery and is logged and dropped. */
 const WRITABLE = new Set<string>(Object.values(TABLES));
@@ -224,8 +222,13 @@ export class StreamFlusher {
   async #refreshClaims(minIdle: number): Promise<void> {
     const page = 5000;
     for (const stream of this.#accountOf.keys()) {
-      for (let start = '-'; ; ) {
-        const mine = (await this.redis.call('XPENDING', stream, FLUSH_GROUP, 'IDLE', minIdle, start, '+', page, this.opts.consumer)) as [string, string, number, number][];
+      for (let start = '-'; ;) {
+        const mine = (await this.redis.call('XPENDING', stream, FLUSH_GROUP, 'IDLE', minIdle, start, '+', page, this.opts.consumer)) as [
+          string,
+          string,
+          number,
+          number,
+        ][];
         if (!mine.length) break;
         // min-idle again: an entry another worker took meanwhile has a fresh idle time and stays theirs.
         await this.redis.call('XCLAIM', stream, FLUSH_GROUP, this.opts.consumer, minIdle, ...mine.map((e) => e[0]), 'JUSTID');
@@ -245,17 +248,24 @@ export class StreamFlusher {
       // Streams of different accounts live in different slots: one non-blocking read each.
       const out: StreamEntry[] = [];
       for (const s of streams) {
-        const res = (await this.reader.xreadgroup('GROUP', FLUSH_GROUP, this.opts.consumer, 'COUNT', count, 'STREAMS', s, '>')) as [string, [string, string[]][]][] | null;
+        const res = (await this.reader.xreadgroup('GROUP', FLUSH_GROUP, this.opts.consumer, 'COUNT', count, 'STREAMS', s, '>')) as
+          [string, [string, string[]][]][] | null;
         for (const [stream, entries] of res ?? []) parseEntries(stream, entries, false, out);
       }
       if (!out.length) await sleep(Math.min(blockMs, 50));
       return out;
     }
     const res = (await this.reader.xreadgroup(
-      'GROUP', FLUSH_GROUP, this.opts.consumer,
-      'COUNT', count,
-      'BLOCK', blockMs,
-      'STREAMS', ...streams, ...streams.map(() => '>'),
+      'GROUP',
+      FLUSH_GROUP,
+      this.opts.consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      ...streams,
+      ...streams.map(() => '>'),
     )) as [string, [string, string[]][]][] | null;
     const out: StreamEntry[] = [];
     for (const [stream, entries] of res ?? []) parseEntries(stream, entries, false, out);
@@ -267,10 +277,15 @@ export class StreamFlusher {
     for (const s of streams) {
       let cursor = '0-0';
       do {
-        const [next, entries] = (await this.redis.xautoclaim(s, FLUSH_GROUP, this.opts.consumer, this.opts.reclaimIdleMs, cursor, 'COUNT', this.opts.batchSize)) as [
-          string,
-          ([string, string[]] | null)[],
-        ];
+        const [next, entries] = (await this.redis.xautoclaim(
+          s,
+          FLUSH_GROUP,
+          this.opts.consumer,
+          this.opts.reclaimIdleMs,
+          cursor,
+          'COUNT',
+          this.opts.batchSize,
+        )) as [string, ([string, string[]] | null)[]];
         parseEntries(s, entries, true, out);
         cursor = next;
       } while (cursor !== '0-0' && out.length < this.opts.batchSize * 10);
@@ -454,9 +469,28 @@ export class StreamFlusher {
       const code = dataErrorCode(err);
       const key = this.keys.deadLetters(account);
       const reason = String((err as Error).message ?? err).slice(0, 500);
-      await this.redis.xadd(key, 'MAXLEN', '~', DEAD_LETTER_MAXLEN, '*', 't', table, 'r', row.entry.json, 'id', row.entry.id, 'code', String(code), 'err', reason);
+      await this.redis.xadd(
+        key,
+        'MAXLEN',
+        '~',
+        DEAD_LETTER_MAXLEN,
+        '*',
+        't',
+        table,
+        'r',
+        row.entry.json,
+        'id',
+        row.entry.id,
+        'code',
+        String(code),
+        'err',
+        reason,
+      );
       this.metrics.inc('visitor_flush_dead_letters_total', { table });
-      this.log.error({ account, table, id: row.entry.id, code, err }, `[flush-dead-letter] ${kv({ account, table, id: row.entry.id, code, key })} ClickHouse refused the row`);
+      this.log.error(
+        { account, table, id: row.entry.id, code, err },
+        `[flush-dead-letter] ${kv({ account, table, id: row.entry.id, code, key })} ClickHouse refused the row`,
+      );
     }
   }
 

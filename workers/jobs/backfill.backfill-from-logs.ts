@@ -73,14 +73,27 @@ export function backfillProcessor(deps: BackfillDeps) {
       await progress(Math.max(1, Math.round((i / records.length) * 98)), 'writing');
       const chunk = records.slice(i, i + CHUNK);
       // An erased person must not come back through old logs.
-      const erased = await deps.erased.erasedPersonsOf(account, chunk.map((r) => r.person));
+      const erased = await deps.erased.erasedPersonsOf(
+        account,
+        chunk.map((r) => r.person),
+      );
       const usable: LogRecord[] = [];
       for (const r of chunk) {
         if (r.person && erased.has(r.person)) result.skippedReasons.erased++;
         else usable.push(r);
       }
-      const recs = await writeRecommendations(deps.ch, account, usable.filter((r) => r.kind === 'recommended'), seenRecs);
-      const clicks = await writeClicks(deps.ch, account, usable.filter((r) => r.kind === 'click'), seenClicks);
+      const recs = await writeRecommendations(
+        deps.ch,
+        account,
+        usable.filter((r) => r.kind === 'recommended'),
+        seenRecs,
+      );
+      const clicks = await writeClicks(
+        deps.ch,
+        account,
+        usable.filter((r) => r.kind === 'click'),
+        seenClicks,
+      );
       result.recWritten += recs.written;
       result.clickWritten += clicks.written;
       result.skippedReasons.present += recs.present + clicks.present;
@@ -97,14 +110,20 @@ export function backfillProcessor(deps: BackfillDeps) {
   };
 }
 
-async function writeRecommendations(ch: ClickHouseClient, account: string, lines: LogRecord[], seen: Set<string>): Promise<{ written: number; present: number }> {
+async function writeRecommendations(
+  ch: ClickHouseClient,
+  account: string,
+  lines: LogRecord[],
+  seen: Set<string>,
+): Promise<{ written: number; present: number }> {
   if (!lines.length) return { written: 0, present: 0 };
   const rs = await ch.query({
     query: `SELECT rec_id, listing, session_id FROM ${TABLES.recommendations} WHERE account_id = {account:String} AND rec_id IN {recs:Array(String)}`,
     query_params: { account, recs: [...new Set(lines.map((r) => r.rec))] },
     format: 'JSONEachRow',
   });
-  for (const r of await rs.json<{ rec_id: string; listing: string; session_id: string }>()) seen.add(recKey({ rec: r.rec_id, listing: r.listing, session: r.session_id }));
+  for (const r of await rs.json<{ rec_id: string; listing: string; session_id: string }>())
+    seen.add(recKey({ rec: r.rec_id, listing: r.listing, session: r.session_id }));
   const values: Record<string, unknown>[] = [];
   let present = 0;
   for (const r of lines) {
@@ -114,7 +133,16 @@ async function writeRecommendations(ch: ClickHouseClient, account: string, lines
       continue;
     }
     seen.add(key);
-    values.push({ account_id: account, rec_id: r.rec, listing: r.listing, session_id: r.session, visitor_id: '', person_id: r.person, ts: chTime(r.ts), source: BACKFILL_SOURCE });
+    values.push({
+      account_id: account,
+      rec_id: r.rec,
+      listing: r.listing,
+      session_id: r.session,
+      visitor_id: '',
+      person_id: r.person,
+      ts: chTime(r.ts),
+      source: BACKFILL_SOURCE,
+    });
   }
   if (values.length) await ch.insert({ table: TABLES.recommendations, values, format: 'JSONEachRow' });
   return { written: values.length, present };

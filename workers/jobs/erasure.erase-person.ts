@@ -223,7 +223,10 @@ export function erasePersonProcessor(deps: ErasureDeps) {
     let aof: AofOutcome = deps.rewriteAof ? await deps.rewriteAof(deps.signal) : 'off';
     if (swept.leftInMemory && aof === 'rewritten') {
       // The rewrite copied the flagged entries of a stream too long to rebuild.
-      deps.log.warn({ account, job: job.id, entries: swept.leftInMemory }, '[erasure] stream too long to rebuild; removed entries stay in Redis until it drains');
+      deps.log.warn(
+        { account, job: job.id, entries: swept.leftInMemory },
+        '[erasure] stream too long to rebuild; removed entries stay in Redis until it drains',
+      );
       aof = 'failed';
     }
 

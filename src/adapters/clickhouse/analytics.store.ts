@@ -15,7 +15,9 @@ import type { Who, PersonSessions, PageVisitors, EngagementQueue, CtrReport, Ses
 export const iso = (ms: number): string => new Date(ms).toISOString();
 
 function who(kind: string, id: string, visitors: string[]): Who {
-  return kind === 'person' ? { kind: 'person', personId: id, visitorIds: visitors } : { kind: 'visitor', personId: null, visitorIds: visitors.length ? visitors : [id] };
+  return kind === 'person'
+    ? { kind: 'person', personId: id, visitorIds: visitors }
+    : { kind: 'visitor', personId: null, visitorIds: visitors.length ? visitors : [id] };
 }
 
 // ---- recent-by-person ------------------------------------------------------------------
@@ -175,14 +177,21 @@ export class AnalyticsStore {
 
   async engagement(account: Account, limit: number, include: 'all' | 'persons', asOfMs: number): Promise<EngagementQueue> {
     const params = engagementParams(account);
-    const rows = await runQuery<EngagementRow>(this.ch, 'engagement-score', {
-      account: account.id,
-      include,
-      limit,
-      ...engagementViewParams(params, asOfMs),
-    }, this.#opts);
+    const rows = await runQuery<EngagementRow>(
+      this.ch,
+      'engagement-score',
+      {
+        account: account.id,
+        include,
+        limit,
+        ...engagementViewParams(params, asOfMs),
+      },
+      this.#opts,
+    );
     const visitors = rows.flatMap((r) => r.visitors);
-    const counts = visitors.length ? await runQuery<{ visitorId: string; sessionCount: number }>(this.ch, 'visitor-sessions', { account: account.id, visitors }, this.#opts) : [];
+    const counts = visitors.length
+      ? await runQuery<{ visitorId: string; sessionCount: number }>(this.ch, 'visitor-sessions', { account: account.id, visitors }, this.#opts)
+      : [];
     const sessionsOf = new Map(counts.map((c) => [c.visitorId, c.sessionCount]));
     return {
       asOf: iso(asOfMs),
@@ -227,7 +236,9 @@ export class AnalyticsStore {
     const timeline = truncated ? rows.slice(0, limit) : rows;
     // Events without a visitor id (a click link opened by an unknown browser) name no one.
     const visitorId = timeline.find((e) => e.visitorId)?.visitorId ?? '';
-    const bound = visitorId ? await runQuery<{ visitorId: string; personId: string }>(this.ch, 'visitor-persons', { account, visitors: [visitorId] }, this.#opts) : [];
+    const bound = visitorId
+      ? await runQuery<{ visitorId: string; personId: string }>(this.ch, 'visitor-persons', { account, visitors: [visitorId] }, this.#opts)
+      : [];
     const cookie = timeline.map((e) => e.cookiePersonId).find(Boolean);
     const { firstSeenMs, lastSeenMs, ...rest } = summariseSession(timeline);
     return {

@@ -61,7 +61,13 @@ export function querySettingsClause(settings: Record<string, unknown>): string |
     if (v === undefined) continue;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid setting name ${JSON.stringify(k)}`);
     const value =
-      typeof v === 'number' && Number.isFinite(v) ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+      typeof v === 'number' && Number.isFinite(v)
+        ? String(v)
+        : typeof v === 'boolean'
+          ? v
+            ? '1'
+            : '0'
+          : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     parts.push(`${k} = ${value}`);
   }
   return parts.length ? `SETTINGS ${parts.join(', ')}` : undefined;

@@ -46,7 +46,9 @@ const CONFLICT_EXIT = 75;
 function flockNonBlocking(fd: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     // The descriptor becomes the child's fd 3; nothing is read from or written to the terminal.
-    const child = spawn('flock', ['--nonblock', '--exclusive', '--conflict-exit-code', String(CONFLICT_EXIT), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    const child = spawn('flock', ['--nonblock', '--exclusive', '--conflict-exit-code', String(CONFLICT_EXIT), '3'], {
+      stdio: ['ignore', 'ignore', 'pipe', fd],
+    });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', (err: NodeJS.ErrnoException) =>

@@ -2,16 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys.js';
-import {
-  jobIdFor,
-  QUEUES,
-  queueOfJobId,
-  type BackfillJob,
-  type BackfillRequest,
-  type ErasePersonJob,
-  type JobProgress,
-  type QueueKey,
-} from './job.schema.js';
+import { jobIdFor, QUEUES, queueOfJobId, type BackfillJob, type BackfillRequest, type ErasePersonJob, type JobProgress, type QueueKey } from './job.schema.js';
 import type { BackfillResult, ErasureResult } from '../../domain/job-results.js';
 
 /**

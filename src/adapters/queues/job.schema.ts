@@ -12,7 +12,6 @@ export const QUEUES = {
 
 export type QueueKey = keyof typeof QUEUES;
 
-
 export const zErasePersonJob = z.object({
   account: zAccountId,
   /** Cleared once the job completes, so a kept job carries no personal data. */

@@ -84,7 +84,8 @@ export class ErasedStore {
     }
     if (nv) {
       const raw = await this.redis.smembers(visitors);
-      for (let i = 0; i < raw.length; i += CHUNK) await this.redis.sadd(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', raw.slice(i, i + CHUNK)));
+      for (let i = 0; i < raw.length; i += CHUNK)
+        await this.redis.sadd(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', raw.slice(i, i + CHUNK)));
       await this.redis.del(visitors);
     }
   }
@@ -93,7 +94,8 @@ export class ErasedStore {
   async mark(account: string, person: string, visitors: readonly string[], atMs: number): Promise<void> {
     await this.#upgrade(account);
     await this.redis.hset(this.keys.erasedPersons(account), this.ids.mark(account, 'person', person), String(atMs));
-    for (let i = 0; i < visitors.length; i += CHUNK) await this.redis.sadd(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', visitors.slice(i, i + CHUNK)));
+    for (let i = 0; i < visitors.length; i += CHUNK)
+      await this.redis.sadd(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', visitors.slice(i, i + CHUNK)));
   }
 
   /** When the person was erased (epoch ms), or undefined. */
@@ -164,11 +166,10 @@ export class ErasedStore {
     const dropPersons = new Map<string, Set<string>>();
     for (const [account, ids] of byAccount) {
       await this.#upgrade(account);
-      const [[, nv], [, np]] = (await this.redis
-        .multi()
-        .scard(this.keys.erasedVisitors(account))
-        .hlen(this.keys.erasedPersons(account))
-        .exec()) as [[Error | null, number], [Error | null, number]];
+      const [[, nv], [, np]] = (await this.redis.multi().scard(this.keys.erasedVisitors(account)).hlen(this.keys.erasedPersons(account)).exec()) as [
+        [Error | null, number],
+        [Error | null, number],
+      ];
       if (nv) dropVisitors.set(account, await this.erasedVisitorsOf(account, ids.visitors));
       if (np) dropPersons.set(account, await this.erasedPersonsOf(account, ids.persons));
     }

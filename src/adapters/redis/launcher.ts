@@ -154,7 +154,8 @@ export async function startLocalRedis(dir: string, log: Logger, opts: LocalRedis
   try {
     lock = await lockDir(dir, LAUNCHER_LOCK_FILE, { pid: process.pid });
   } catch (err) {
-    if (err instanceof DirLockedError) throw new Error(`the Redis directory ${err.dir} is supervised by another live process (pid ${err.holder?.pid ?? '?'}); not touching it`);
+    if (err instanceof DirLockedError)
+      throw new Error(`the Redis directory ${err.dir} is supervised by another live process (pid ${err.holder?.pid ?? '?'}); not touching it`);
     throw err;
   }
   const pidFile = path.join(dir, 'redis.pid');
@@ -246,15 +247,24 @@ class RedisSupervisor implements LocalRedis {
       this.bin,
       [
         this.conf,
-        '--port', String(this.port),
-        '--bind', '127.0.0.1',
-        '--dir', this.dir,
-        '--appendonly', 'yes',
-        '--appendfsync', 'everysec',
-        '--save', '',
-        '--daemonize', 'no',
-        '--protected-mode', 'yes',
-        '--loglevel', 'warning',
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--save',
+        '',
+        '--daemonize',
+        'no',
+        '--protected-mode',
+        'yes',
+        '--loglevel',
+        'warning',
       ],
       // Its own process group: a Ctrl-C in the terminal (SIGINT to the foreground group) must not
       // stop Redis while the service is still draining into it; stop() ends it last.

@@ -72,10 +72,12 @@ export class PresenceStore {
     let tabs = 0;
     let leaves = 0;
     for (;;) {
-      const [looked, left] = (await callScript(this.redis, 'presenceSweep', [this.keys.presencePrefix(account)], [
-        this.keys.presenceChannel(account),
-        SWEEP_BATCH,
-      ])) as [number, number];
+      const [looked, left] = (await callScript(
+        this.redis,
+        'presenceSweep',
+        [this.keys.presencePrefix(account)],
+        [this.keys.presenceChannel(account), SWEEP_BATCH],
+      )) as [number, number];
       tabs += looked;
       leaves += left;
       if (looked < SWEEP_BATCH) return { tabs, leaves };

@@ -41,13 +41,7 @@ export function defineScripts(client: Redis | Cluster): void {
 }
 
 /** Call a script registered by {@link defineScripts}. */
-export function callScript(
-  client: Redis | Cluster,
-  name: string,
-  keys: string[],
-  args: (string | number)[],
-  numberOfKeysInName = true,
-): Promise<unknown> {
+export function callScript(client: Redis | Cluster, name: string, keys: string[], args: (string | number)[], numberOfKeysInName = true): Promise<unknown> {
   const fn = (client as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name];
   if (typeof fn !== 'function') throw new Error(`redis script ${name} is not defined`);
   return numberOfKeysInName ? fn.call(client, ...keys, ...args) : fn.call(client, keys.length, ...keys, ...args);

@@ -3,7 +3,6 @@ import { flag, UsageError, type CliCommand } from '../command.js';
 import type { BackfillResult } from '../../domain/job-results.js';
 import { waitForJob } from './job-wait.js';
 
-
 /** `visitor backfill-from-logs <file> [--from ISO] [--to ISO] [--wait]`: send a local log file (POST /api/backfill). */
 export const backfillFromLogsCommand: CliCommand = {
   name: 'backfill-from-logs',
@@ -35,8 +34,12 @@ export const backfillFromLogsCommand: CliCommand = {
       json: { jobId, ...s },
       table: { columns: ['recWritten', 'clickWritten', 'skipped', 'invalid'], rows: [[r.recWritten, r.clickWritten, r.skipped, r.invalid]] },
       notes: [
-        `skipped: ${Object.entries(r.skippedReasons ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}`,
-        `invalid: ${Object.entries(r.invalidReasons ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}; other lines ignored: ${r.ignored ?? 0}`,
+        `skipped: ${Object.entries(r.skippedReasons ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+        `invalid: ${Object.entries(r.invalidReasons ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}; other lines ignored: ${r.ignored ?? 0}`,
         `job ${jobId}`,
       ],
     };

@@ -2,7 +2,6 @@ import { flag, UsageError, type CliCommand } from '../command.js';
 import type { ErasureResult } from '../../domain/job-results.js';
 import { waitForJob } from './job-wait.js';
 
-
 /** `visitor erase-person <personId> [--wait]`: queue the erasure of a person (POST /api/persons/:id/erase). */
 export const erasePersonCommand: CliCommand = {
   name: 'erase-person',

@@ -25,7 +25,9 @@ function canonicalJson(v: unknown): string {
  * same ids and the gateway stores each event once; two equal events on different lines stay two.
  */
 export function derivedEventId(event: unknown, index: number): string {
-  const h = createHash('sha256').update(`event-ingest\u0000${index}\u0000${canonicalJson(event)}`).digest();
+  const h = createHash('sha256')
+    .update(`event-ingest\u0000${index}\u0000${canonicalJson(event)}`)
+    .digest();
   h[6] = (h[6]! & 0x0f) | 0x80;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const hex = h.subarray(0, 16).toString('hex');

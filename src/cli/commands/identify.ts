@@ -16,10 +16,17 @@ export const identifyCommand: CliCommand = {
     const c = flag(args, 'confidence');
     const confidence = c === undefined ? undefined : Number(c);
     if (confidence !== undefined && !(confidence >= 0 && confidence <= 1)) throw new UsageError('--confidence must be between 0 and 1');
-    const r = await api.post<{ visitorId: string; personId: string; source: string; confidence: number; ts: number }>('/api/identify', { visitorId, personId, confidence });
+    const r = await api.post<{ visitorId: string; personId: string; source: string; confidence: number; ts: number }>('/api/identify', {
+      visitorId,
+      personId,
+      confidence,
+    });
     return {
       json: r,
-      table: { columns: ['visitor', 'person', 'source', 'confidence', 'at'], rows: [[r.visitorId, r.personId, r.source, r.confidence, new Date(r.ts).toISOString()]] },
+      table: {
+        columns: ['visitor', 'person', 'source', 'confidence', 'at'],
+        rows: [[r.visitorId, r.personId, r.source, r.confidence, new Date(r.ts).toISOString()]],
+      },
     };
   },
 };

@@ -39,7 +39,9 @@ export const liveVisitorsCommand: CliCommand = {
         ]),
         clip: ['title'],
       },
-      notes: [`${out.online} online${out.page ? ` on ${out.page}` : ''} (${out.authenticated} authenticated, ${out.anonymous} anonymous)${out.truncated ? `; showing ${out.visitors.length}` : ''}`],
+      notes: [
+        `${out.online} online${out.page ? ` on ${out.page}` : ''} (${out.authenticated} authenticated, ${out.anonymous} anonymous)${out.truncated ? `; showing ${out.visitors.length}` : ''}`,
+      ],
     };
   },
 };

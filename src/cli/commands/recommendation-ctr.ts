@@ -13,7 +13,10 @@ export const recommendationCtrCommand: CliCommand = {
       json: out,
       table: {
         columns: ['listing', 'impressions', 'clicks', 'ctr'],
-        rows: [...out.listings.map((l) => [l.listing, l.impressions, l.clicks, percent(l.ctr)]), ['(all)', out.overall.impressions, out.overall.clicks, percent(out.overall.ctr)]],
+        rows: [
+          ...out.listings.map((l) => [l.listing, l.impressions, l.clicks, percent(l.ctr)]),
+          ['(all)', out.overall.impressions, out.overall.clicks, percent(out.overall.ctr)],
+        ],
       },
       notes: [`window ${shortTime(out.from)} → ${shortTime(out.to)} UTC`],
     };

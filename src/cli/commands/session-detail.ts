@@ -22,7 +22,14 @@ export const sessionDetailCommand: CliCommand = {
           shortTime(e.ts),
           e.type,
           e.path,
-          [e.title && `"${clipText(e.title, TITLE_WIDTH)}"`, e.label && `label=${e.label}`, e.depth && `depth=${e.depth}`, e.dwellMs && `dwell=${duration(e.dwellMs)}`, e.listing && `listing=${e.listing}`, e.recId && `rec=${e.recId}`]
+          [
+            e.title && `"${clipText(e.title, TITLE_WIDTH)}"`,
+            e.label && `label=${e.label}`,
+            e.depth && `depth=${e.depth}`,
+            e.dwellMs && `dwell=${duration(e.dwellMs)}`,
+            e.listing && `listing=${e.listing}`,
+            e.recId && `rec=${e.recId}`,
+          ]
             .filter(Boolean)
             .join(' '),
         ]),

@@ -75,23 +75,20 @@ export async function startChProxy(upstream: string): Promise<ChProxy> {
     }
     const fault = (mode === 'hold-inserts' || mode === 'cut-inserts') && isEventsInsert(req) ? mode : undefined;
     forwarded++;
-    const up = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
-      (upRes) => {
-        if (!fault) {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-          return;
-        }
-        // Let ClickHouse finish the insert, then withhold or cut the answer.
-        upRes.resume();
-        upRes.on('end', () => {
-          faulted++;
-          if (fault === 'hold-inserts') held.push(res);
-          else res.socket?.destroy();
-        });
-      },
-    );
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
+      if (!fault) {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+        return;
+      }
+      // Let ClickHouse finish the insert, then withhold or cut the answer.
+      upRes.resume();
+      upRes.on('end', () => {
+        faulted++;
+        if (fault === 'hold-inserts') held.push(res);
+        else res.socket?.destroy();
+      });
+    });
     up.on('error', () => res.socket?.destroy());
     req.pipe(up);
   });

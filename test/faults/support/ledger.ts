@@ -200,7 +200,10 @@ export function writeReport(ledger: Ledger, result: VerifyResult, notes?: Record
       { sent: 0, accepted: 0, rejected: 0, stored: 0, missing: 0, duplicated: 0 },
     );
     const tmp = `${REPORT}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ generatedAt: new Date().toISOString(), run: RUN_ID, total, ok: scenarios.every((s) => s.ok), scenarios }, null, 2)}\n`);
+    writeFileSync(
+      tmp,
+      `${JSON.stringify({ generatedAt: new Date().toISOString(), run: RUN_ID, total, ok: scenarios.every((s) => s.ok), scenarios }, null, 2)}\n`,
+    );
     renameSync(tmp, REPORT);
   } finally {
     if (fd !== undefined) {
