@@ -55,7 +55,16 @@ async function drain(ctx: BenchContext, events: number, logs: () => Record<strin
     await sleep(20);
   }
   if (!doneAt) throw new Error('the stream was not drained within 180 s');
-  const lines = logs().filter((l) => String(l.msg).startsWith('[flush] rows=') && Number((l.tables as Record<string, number> | undefined)?.events ?? 0) > 0);
+  // The workers log through pino's asynchronous destination: their last flush lines may reach
+  // the file a moment after the stream is empty.
+  const flushLines = () =>
+    logs().filter((l) => String(l.msg).startsWith('[flush] rows=') && Number((l.tables as Record<string, number> | undefined)?.events ?? 0) > 0);
+  let lines = flushLines();
+  for (let i = 0; i < 100 && lines.reduce((n, l) => n + Number((l.tables as Record<string, number>).events), 0) < events; i++) {
+    await sleep(50);
+    lines = flushLines();
+  }
+  if (!lines.length) throw new Error("no [flush] lines with events in the workers' logs");
   const first = Math.min(...lines.map((l) => Date.parse(String(l.time)) - Number(l.ms)));
   const rows = lines.reduce((n, l) => n + Number(l.rows), 0);
   const ms = lines.reduce((n, l) => n + Number(l.ms), 0);
