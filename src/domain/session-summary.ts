@@ -1,3 +1,4 @@
+import type { SessionOverview } from './analytics.api.js';
 /**
  * The summary of one session, derived from its ordered timeline: the same rules as the
  * `sessions` aggregate (entry/exit page = path of the first/last event, referrer of the first).
@@ -27,23 +28,10 @@ export interface TimelineEvent {
   countryCode: string;
 }
 
-export interface SessionSummary {
+/** A session's overview as the admin API gives it, with times in ms and the paths visited. */
+export interface SessionSummary extends Omit<SessionOverview, 'sessionId' | 'visitorId' | 'firstSeen' | 'lastSeen'> {
   firstSeenMs: number;
   lastSeenMs: number;
-  durationMs: number;
-  events: number;
-  pageViews: number;
-  clicks: number;
-  maxDepth: number;
-  dwellMs: number;
-  entryPath: string;
-  exitPath: string;
-  referrer: string;
-  referrerHost: string;
-  channel: string;
-  device: string;
-  browser: string;
-  country: string;
   /** Distinct paths in the order first visited. */
   paths: string[];
 }
