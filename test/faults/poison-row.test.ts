@@ -6,42 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { chTime } from '../../src/domain/stored-event.js';
 import { eventually, rows } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
+import { storedEventRow } from '../support/stored-rows.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
 const t = useTestService({ env: { FLUSH_BATCH_SIZE: '1000', FLUSH_INTERVAL_MS: '300' } });
 
 function rowText(account: string, id: string, patch: (json: string) => string): string {
-  const now = chTime(Date.now());
-  const row = {
-    account_id: account,
-    event_id: id,
-    ts: now,
-    received_at: now,
-    type: 'pageview',
-    session_id: 's-poison',
-    visitor_id: 'v-poison',
-    person_id: '',
-    path: '/poison',
-    url: 'URL',
-    title: '',
-    referrer: '',
-    label: '',
-    depth: 0,
-    dwell_ms: 0,
-    listing: '',
-    rec_id: '',
-    segment: '',
-    props: '',
-    ua_family: '',
-    device: '',
-    referrer_host: '',
-    channel: '',
-    country: '',
-    ip_hash: '',
-  };
+  const row = storedEventRow({ account_id: account, event_id: id, session_id: 's-poison', visitor_id: 'v-poison', path: '/poison', url: 'URL' });
   return patch(JSON.stringify(row));
 }
 

@@ -11,6 +11,7 @@ import { chTime } from '../../src/domain/stored-event.js';
 import { FLUSH_GROUP, RedisKeys } from '../../src/adapters/redis/keys.js';
 import { eventually, randomId, rows, type TestRedis, type TestService } from '../support/services.js';
 import { useFixture } from '../support/fixture.js';
+import { storedEventRow } from '../support/stored-rows.js';
 
 const BACKLOG = 130_000;
 let redis: TestRedis;
@@ -34,7 +35,7 @@ describe('flush: the largest allowed batch', () => {
       const pipe = client.pipeline();
       for (let j = i; j < Math.min(BACKLOG, i + 10_000); j++) {
         const at = chTime(now - (BACKLOG - j));
-        const row = {
+        const row = storedEventRow({
           account_id: account,
           event_id: randomUUID(),
           ts: at,
@@ -42,25 +43,9 @@ describe('flush: the largest allowed batch', () => {
           type: j % 10 ? 'heartbeat' : 'pageview',
           session_id: `s-${j % 5000}`,
           visitor_id: `v-${j % 5000}`,
-          person_id: '',
           path: `/p/${j % 50}`,
-          url: '',
           title: 'T',
-          referrer: '',
-          label: '',
-          depth: 0,
-          dwell_ms: 0,
-          listing: '',
-          rec_id: '',
-          segment: '',
-          props: '',
-          ua_family: '',
-          device: '',
-          referrer_host: '',
-          channel: '',
-          country: '',
-          ip_hash: '',
-        };
+        });
         pipe.xadd(stream, '*', 't', 'events', 'r', JSON.stringify(row));
       }
       await pipe.exec();
