@@ -104,6 +104,29 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     expect(online.sort()).toEqual(['v1', 'v2']);
   });
 
+  it('gathers the requests of every tick that passes while a call is in flight into the next call', async () => {
+    const stream = new RowStream(client, keys, 1000);
+    const account = 'gc-gather';
+    const before = await scriptCalls();
+    // Another connection holds Redis in a busy script (a call of its own), so the first call stays in flight.
+    const blocker = client.duplicate();
+    const busy = blocker.eval(
+      "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + 300000 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1",
+      0,
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    const first = stream.append(account, [row(1)]);
+    const later: Promise<unknown>[] = [];
+    for (let tick = 0; tick < 5; tick++) {
+      await new Promise((r) => setImmediate(r));
+      later.push(stream.append(account, [row(10 + tick)]));
+    }
+    await Promise.all([first, ...later, busy]);
+    blocker.disconnect();
+    expect(await scriptCalls()).toBe(before + 1 + 2);
+    expect(await client.xlen(keys.eventStream(account))).toBe(6);
+  });
+
   it('closes a call at its row bound: a full call goes without waiting for the tick', async () => {
     const stream = new RowStream(client, keys, 1000, { maxRows: 4 });
     const account = 'gc-bound';

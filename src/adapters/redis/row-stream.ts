@@ -125,8 +125,10 @@ export class RowStream {
     return new Promise((resolve, reject) => {
       let lane = this.#lanes.get(account);
       if (!lane) this.#lanes.set(account, (lane = { queue: [], inFlight: 0 }));
+      // The last queued call is still open (a sent call leaves the queue), even when its tick has
+      // passed: while a call is in flight, every request joins the next one.
       let batch = lane.queue[lane.queue.length - 1];
-      if (!batch || batch.due || batch.rows >= this.#maxRows || batch.bytes >= this.#maxBytes) {
+      if (!batch || batch.rows >= this.#maxRows || batch.bytes >= this.#maxBytes) {
         batch = this.#newBatch(account, presence);
         lane.queue.push(batch);
         this.#scheduleTick();
