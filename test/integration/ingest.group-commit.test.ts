@@ -109,7 +109,7 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     const account = 'gc-gather';
     const before = await scriptCalls();
     // Another connection holds Redis in a busy script (a call of its own), so the first call stays in flight.
-    const blocker = client.duplicate();
+    const blocker = connectRedis({ url: redis.url });
     const busy = blocker.eval(
       "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + 300000 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1",
       0,
