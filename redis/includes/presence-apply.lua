@@ -33,7 +33,7 @@ local function heartbeat_fast(ev, ttl, grace)
   local member = vid .. '|' .. sid
   local deadline = redis.call('ZSCORE', k('tabs'), member)
   if not deadline or tonumber(deadline) <= S.now then return false end
-  local d = redis.call('HMGET', vkey(vid), 'sid', 'person', 'seg')
+  local d = redis.call('HMGET', vkey(vid), 'sid', 'person', 'seg', 'x')
   if not d[1] then return false end
   if ev.pe ~= '' and ev.pe ~= d[2] then return false end
   if ev.sg ~= '' and ev.sg ~= d[3] then return false end
@@ -41,10 +41,12 @@ local function heartbeat_fast(ev, ttl, grace)
   if d[1] ~= sid and redis.call('HEXISTS', tkey(vid), d[1]) == 0 then return false end
   redis.call('ZADD', k('tabs'), S.now + ttl, member)
   redis.call('ZADD', pagekey(ev.p), S.now, vid)
-  redis.call('HSET', vkey(vid), 'seen', S.now)
-  local life = ttl + grace + S.linger
-  redis.call('PEXPIRE', vkey(vid), life)
-  redis.call('PEXPIRE', tkey(vid), life)
+  local x = extend_life(vid, d[4], ttl + grace + S.linger)
+  if x then
+    redis.call('HSET', vkey(vid), 'seen', S.now, 'x', x)
+  else
+    redis.call('HSET', vkey(vid), 'seen', S.now)
+  end
   return true
 end
 
@@ -80,9 +82,12 @@ local function apply_slow(ev, ttl, grace)
     local d = { sid = sid, path = ev.p, title = title, ua = ev.ua, dev = ev.dv, person = ev.pe, seg = ev.sg,
       pseg = ev.ps, pv = ev.t == 'pageview' and 1 or 0, joined = S.now, seen = S.now, cx = cx }
     redis.call('HSET', vkey(vid), 'sid', d.sid, 'path', d.path, 'title', d.title, 'ua', d.ua, 'dev', d.dev,
-      'person', d.person, 'seg', d.seg, 'pseg', d.pseg, 'pv', d.pv, 'joined', d.joined, 'seen', d.seen, 'cx', d.cx)
+      'person', d.person, 'seg', d.seg, 'pseg', d.pseg, 'pv', d.pv, 'joined', d.joined, 'seen', d.seen, 'cx', d.cx,
+      'x', S.now)
+    extend_life(vid, 0, life)
     redis.call('ZADD', k('online'), S.now, vid)
     if authed then redis.call('SADD', k('auth'), vid) end
+    S.sc = nil
     segment_move('', '0', ev.sg, cx)
     enter_page(vid, ev.p, authed)
     track_peak()
@@ -134,8 +139,9 @@ local function apply_slow(ev, ttl, grace)
       set[#set + 1] = ev.pe
       if not authed() then
         redis.call('SADD', k('auth'), vid)
+        S.sc = nil
         for _, path in ipairs(pages_of(tabs)) do
-          redis.call('ZINCRBY', k('pagesauth'), 1, path)
+          S.auth_n[path] = tonumber(redis.call('ZINCRBY', k('pagesauth'), 1, path))
           affected[path] = true
         end
       end
@@ -158,6 +164,11 @@ local function apply_slow(ev, ttl, grace)
       set[#set + 1] = 'pv'
       set[#set + 1] = (tonumber(d.pv) or 0) + 1
     end
+    local x = extend_life(vid, d.x, life)
+    if x then
+      set[#set + 1] = 'x'
+      set[#set + 1] = x
+    end
     redis.call('HSET', vkey(vid), unpack(set))
     if not heartbeat then redis.call('ZADD', k('online'), S.now, vid) end
     if changed then
@@ -167,8 +178,6 @@ local function apply_slow(ev, ttl, grace)
         pg = page_counts(affected), ['in'] = list_of(into), out = list_of(out) })
     end
   end
-  redis.call('PEXPIRE', vkey(vid), life)
-  redis.call('PEXPIRE', tkey(vid), life)
 
   if not heartbeat then
     publish({ k = 'event', v = vid, e = { type = ev.t, path = ev.p, label = ev.lb, depth = ev.dp,

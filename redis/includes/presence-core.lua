@@ -10,7 +10,8 @@
     P:online         ZSET    visitorId -> last activity (ms; heartbeats do not count as activity)
     P:auth           SET     online visitors known as a person (authenticated)
     P:tabs           ZSET    "visitorId|sessionId" -> deadline (ms): last seen + ttl, or leave + grace
-    P:v:<visitor>    HASH    details: sid path title ua dev person seg pseg pv joined seen cx (TTL-keyed)
+    P:v:<visitor>    HASH    details: sid path title ua dev person seg pseg pv joined seen cx, and x: when
+                             the TTLs of P:v and P:vt were last extended (TTL-keyed, see extend_life)
     P:vt:<visitor>   HASH    sessionId -> JSON [state "A" active | "L" left, path, page segment, title]
                              (an array: its bytes are deterministic, so an unchanged tab is
                              recognised without decoding it; the older object form is still read)
@@ -38,6 +39,10 @@ local function presence_init(prefix, channel, linger)
   S.now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   S.leaves = 0
   S.diffs = 0
+  -- Page counters as this call last wrote them (path -> count): a diff's page counts need no
+  -- read for a page whose counter the call itself just moved.
+  S.pages_n = {}
+  S.auth_n = {}
 end
 
 local function k(suffix)
@@ -74,8 +79,11 @@ local function tab_decode(raw)
   return t
 end
 
+-- [online, authenticated], read once per call: whatever adds or removes a member of P:online
+-- or P:auth sets S.sc to nil.
 local function site_counts()
-  return { redis.call('ZCARD', k('online')), redis.call('SCARD', k('auth')) }
+  if not S.sc then S.sc = { redis.call('ZCARD', k('online')), redis.call('SCARD', k('auth')) } end
+  return { S.sc[1], S.sc[2] }
 end
 
 local function page_counts(paths)
@@ -83,8 +91,8 @@ local function page_counts(paths)
   local any = false
   for path, _ in pairs(paths) do
     out[path] = {
-      tonumber(redis.call('ZSCORE', k('pages'), path) or 0),
-      tonumber(redis.call('ZSCORE', k('pagesauth'), path) or 0),
+      S.pages_n[path] or tonumber(redis.call('ZSCORE', k('pages'), path) or 0),
+      S.auth_n[path] or tonumber(redis.call('ZSCORE', k('pagesauth'), path) or 0),
     }
     any = true
   end
@@ -127,20 +135,25 @@ end
 
 local function enter_page(vid, path, authed)
   redis.call('ZADD', pagekey(path), S.now, vid)
-  redis.call('ZINCRBY', k('pages'), 1, path)
-  if authed then redis.call('ZINCRBY', k('pagesauth'), 1, path) end
+  S.pages_n[path] = tonumber(redis.call('ZINCRBY', k('pages'), 1, path))
+  if authed then S.auth_n[path] = tonumber(redis.call('ZINCRBY', k('pagesauth'), 1, path)) end
 end
 
 -- A sorted-set counter that disappears at zero, so P:pages lists only pages with visitors.
+-- Returns the count left.
 local function zdecr(key, member)
   local n = tonumber(redis.call('ZINCRBY', key, -1, member))
-  if n <= 0 then redis.call('ZREM', key, member) end
+  if n <= 0 then
+    redis.call('ZREM', key, member)
+    return 0
+  end
+  return n
 end
 
 local function exit_page(vid, path, authed)
   redis.call('ZREM', pagekey(path), vid)
-  zdecr(k('pages'), path)
-  if authed then zdecr(k('pagesauth'), path) end
+  S.pages_n[path] = zdecr(k('pages'), path)
+  if authed then S.auth_n[path] = zdecr(k('pagesauth'), path) end
 end
 
 local function hincr_or_del(key, field, by)
@@ -165,7 +178,18 @@ local function cross_of(seg, pseg)
   return '0'
 end
 
-local DETAIL_FIELDS = { 'sid', 'path', 'title', 'ua', 'dev', 'person', 'seg', 'pseg', 'pv', 'joined', 'seen', 'cx' }
+local DETAIL_FIELDS = { 'sid', 'path', 'title', 'ua', 'dev', 'person', 'seg', 'pseg', 'pv', 'joined', 'seen', 'cx', 'x' }
+
+-- The TTLs of a visitor's hashes are a leak guard only (the sweeper ends visitors), so they are
+-- extended once per half linger rather than on every event: two writes saved on the hot path,
+-- and the hashes still outlive the last event by at least ttl + grace + linger / 2.
+-- `x` is the visitor's P:v field x; returns the value to store in it, or nil when unchanged.
+local function extend_life(vid, x, life)
+  if S.now - (tonumber(x) or 0) < S.linger / 2 then return nil end
+  redis.call('PEXPIRE', vkey(vid), life)
+  redis.call('PEXPIRE', tkey(vid), life)
+  return S.now
+end
 
 local function details_of(vid)
   local vals = redis.call('HMGET', vkey(vid), unpack(DETAIL_FIELDS))
@@ -189,7 +213,7 @@ local function view_of(vid, d, tabs, act)
 end
 
 local function track_peak()
-  local n = redis.call('ZCARD', k('online'))
+  local n = site_counts()[1]
   local hwm = tonumber(redis.call('GET', k('hwm')) or 0)
   if n > hwm then redis.call('SET', k('hwm'), n) end
 end
@@ -210,6 +234,7 @@ local function visitor_leave(vid, reason)
   segment_move(d.seg, d.cx, '', '0')
   local was_online = redis.call('ZREM', k('online'), vid) == 1
   redis.call('SREM', k('auth'), vid)
+  S.sc = nil
   redis.call('DEL', vkey(vid), tkey(vid))
   if not was_online then return false end
   S.leaves = S.leaves + 1
