@@ -4,7 +4,7 @@
  *
  * Shape: a private redis-server; the service as separate processes with one role each (store:
  * chdb served over ClickHouse's HTTP interface; gateway; worker), started with
- * `node --import tsx src/main.ts`, LOG_LEVEL=info and otherwise default settings (TRUST_PROXY
+ * `node --import tsx app/main.ts`, LOG_LEVEL=info and otherwise default settings (TRUST_PROXY
  * on, as behind a load balancer, so the load can come from many client addresses); load from
  * separate processes on loopback (bench/load/). Bounded: every phase has a fixed duration or
  * count, and the whole run a deadline (phases that would pass it are skipped and say so).
@@ -78,7 +78,7 @@ const result: BenchResult = {
     loadavgEnd: os.loadavg().map((x) => round(x, 2)),
   },
   setup: {
-    processes: 'redis-server; store (ROLES=store, chdb) ; gateway (ROLES=gateway); worker (ROLES=worker) — each `node --import tsx src/main.ts`',
+    processes: 'redis-server; store (ROLES=store, chdb) ; gateway (ROLES=gateway); worker (ROLES=worker) — each `node --import tsx app/main.ts`',
     settings: 'defaults (LOG_LEVEL=info: one log line per accepted event), TRUST_PROXY=true with 5,000 client addresses in X-Forwarded-For',
     load: `ingest: wrk (bench/load/wrk-ingest.lua), ${S.connections} keep-alive connections, a fresh event id per event; presence and end-to-end: bench/load/http-load.ts at a fixed rate (open loop), one request in flight per connection`,
     ...S,

@@ -1,5 +1,5 @@
 /**
- * Processes of the bench: the service (one role set per process, `node --import tsx src/main.ts`,
+ * Processes of the bench: the service (one role set per process, `node --import tsx app/main.ts`,
  * its JSON log in a file), load generators and baselines (their result as one JSON line on
  * stdout), plus CPU and memory readings from /proc.
  */
@@ -43,10 +43,10 @@ export interface ServiceProc extends Proc {
   logs(): Record<string, unknown>[];
 }
 
-/** Start `src/main.ts` with this environment; resolves once it prints that it is up. */
+/** Start `app/main.ts` with this environment; resolves once it prints that it is up. */
 export async function startService(name: string, env: Record<string, string>, logFile: string, timeoutMs = 60_000): Promise<ServiceProc> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'src/main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'app/main.ts')], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', fd, 'pipe'],

@@ -1,14 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
-/** The process entry the workers run: the compiled one next to this file, or the source through tsx. */
-function entry(): { file: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const ts = here.endsWith('.ts');
-  return { file: path.join(path.dirname(here), '..', ts ? 'main.ts' : 'main.js'), execArgv: ts ? ['--import', 'tsx'] : [] };
+/** A process entry: the script node runs, and the node options it needs (a TypeScript loader for a .ts file). */
+export interface ProcessEntry {
+  file: string;
+  execArgv: string[];
 }
 
 /**
@@ -34,6 +31,8 @@ export interface GatewayWorkersOptions {
   /** Worker processes to run beside this one. */
   count: number;
   config: Config;
+  /** What each worker runs: the service's process entry, told to start the gateway role alone. */
+  entry: ProcessEntry;
   /** The port this process's gateway is bound to: the workers listen on it too (SO_REUSEPORT). */
   port: number;
   redisUrl?: string;
@@ -69,8 +68,8 @@ export class GatewayWorkers {
   }
 
   #spawn(index: number, backoff: number): Promise<void> {
-    const { config, port, redisUrl, clickhouseUrl, log } = this.opts;
-    const { file, execArgv } = entry();
+    const { config, entry, port, redisUrl, clickhouseUrl, log } = this.opts;
+    const { file, execArgv } = entry;
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
       ...envOf(config),

@@ -1,22 +1,28 @@
-import type { Logger } from '../logger.js';
+import { startRole, type Closer, type ServiceBase } from '../runtime/base.start.js';
 import { readOrCreateStoreCredentials, storeUrlFor } from '../adapters/secrets/store-credentials.js';
 import { startStoreServer, type RawSqlEngine } from './store.server.js';
 
 export interface StoreRole {
   /** CLICKHOUSE_URL for the service's other processes (with the `visitor` password). */
   storeUrl: string;
-  /** In the order they are to run on stop. */
-  closers: (() => Promise<void> | void)[];
+  /** In the order they were opened; run last first on stop. */
+  closers: Closer[];
 }
 
-/** The store role: the embedded chdb behind the ClickHouse HTTP interface on 127.0.0.1:`port`. */
-export async function startStore(opts: { dataDir: string; chdbPath: string; port: number; log: Logger }): Promise<StoreRole> {
-  const { createChdbConnection } = await import('chdb/connection');
-  const credentials = await readOrCreateStoreCredentials(opts.dataDir);
-  const open = () => createChdbConnection({ path: opts.chdbPath }) as unknown as RawSqlEngine;
-  const store = await startStoreServer({ open, credentials, log: opts.log, host: '127.0.0.1', port: opts.port });
-  return {
-    storeUrl: storeUrlFor('127.0.0.1', store.boundPort, 'visitor', credentials.visitor),
-    closers: [() => store.closeAllConnections(), () => new Promise<void>((r) => store.close(() => r()))],
-  };
+/** The store role: the embedded chdb behind the ClickHouse HTTP interface on 127.0.0.1:STORE_PORT. */
+export function startStore(base: ServiceBase): Promise<StoreRole> {
+  const { config, chdbPath } = base;
+  const log = base.log.child({ module: 'store' });
+  return startRole(log, async (closers) => {
+    const { createChdbConnection } = await import('chdb/connection');
+    const credentials = await readOrCreateStoreCredentials(config.DATA_DIR);
+    const open = () => createChdbConnection({ path: chdbPath }) as unknown as RawSqlEngine;
+    const store = await startStoreServer({ open, credentials, log, host: '127.0.0.1', port: config.STORE_PORT });
+    // Run last first: drop the open connections, then close the server (its callback waits for them).
+    closers.push(
+      () => new Promise<void>((r) => store.close(() => r())),
+      () => store.closeAllConnections(),
+    );
+    return { storeUrl: storeUrlFor('127.0.0.1', store.boundPort, 'visitor', credentials.visitor) };
+  });
 }

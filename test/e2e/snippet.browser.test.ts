@@ -142,7 +142,7 @@ describe('serving /t.js and the operator page', () => {
     for (const p of [
       '/../package.json',
       '/t.js/../../package.json',
-      '/%2e%2e/src/service.ts',
+      '/%2e%2e/app/service.ts',
       '/web/t.js',
       '/src/web/t.js',
       '/dashboard.html',

@@ -272,7 +272,7 @@ describe('fault: malformed and hostile HTTP input', () => {
       '/..%2f..%2fpackage.json',
       '/t.js%00.html',
       '/t.js/../package.json',
-      '/./././t.js/../../src/main.ts',
+      '/./././t.js/../../app/main.ts',
       '/static/../../package.json',
       '/web/../../.env',
       `/listings/../../etc/passwd?account=${trav.id}`,

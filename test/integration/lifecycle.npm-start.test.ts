@@ -47,7 +47,7 @@ describe('npm start', () => {
     // npm's child is the service itself: node on compiled JavaScript, no shell or loader between.
     expect(Number(readFileSync(`/proc/${service}/stat`, 'utf8').split(' ')[3])).toBe(proc.pid);
     const argv = readFileSync(`/proc/${service}/cmdline`, 'utf8').split('\0');
-    expect(argv.some((a) => a.endsWith('dist/src/main.js'))).toBe(true);
+    expect(argv.some((a) => a.endsWith('dist/app/main.js'))).toBe(true);
     expect(argv.join(' ')).not.toMatch(/tsx|\.ts\b/);
     expect((await fetch(`${proc.url}/healthz`)).status).toBe(200);
 

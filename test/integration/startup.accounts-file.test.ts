@@ -1,5 +1,5 @@
 /**
- * A broken accounts file stops `npm start`'s entry (`src/main.ts`, a real process) with one
+ * A broken accounts file stops `npm start`'s entry (`app/main.ts`, a real process) with one
  * message naming the file, the line and column or the field, and no stack trace.
  */
 import { spawn } from 'node:child_process';
@@ -29,7 +29,7 @@ function cleanEnv(): Record<string, string> {
 async function start(accountsJson: string): Promise<{ code: number | null; stderr: string; file: string }> {
   const file = path.join(dir, `accounts-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(file, accountsJson);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'app/main.ts')], {
     cwd: REPO_ROOT,
     env: { ...cleanEnv(), ACCOUNTS_FILE: file, DATA_DIR: path.join(dir, 'data'), PORT: '0', STORE_PORT: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -92,7 +92,7 @@ describe('a malformed ACCOUNTS_FILE', () => {
   });
 
   it('a missing file is named, absolute, in one line', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'app/main.ts')], {
       cwd: REPO_ROOT,
       env: { ...cleanEnv(), ACCOUNTS_FILE: 'nope/accounts.json', DATA_DIR: path.join(dir, 'data'), PORT: '0', STORE_PORT: '0' },
       stdio: ['ignore', 'ignore', 'pipe'],

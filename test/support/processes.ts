@@ -1,5 +1,5 @@
 /**
- * Real service processes for the fault and scale-out tests: `node --import tsx src/main.ts` with
+ * Real service processes for the fault and scale-out tests: `node --import tsx app/main.ts` with
  * the environment of an in-test service (same accounts, Redis prefix and ClickHouse database),
  * reaching its store over `CLICKHOUSE_URL`, with one role set each (gateway, worker). Also a
  * private redis-server cluster on loopback. Both build on `test/support/services.ts`.
@@ -78,7 +78,7 @@ export function cleanEnv(): Record<string, string> {
 /**
  * A service process of its own, sharing nothing with an in-test service: `env` on top of a clean
  * environment (so without REDIS_URL it starts its private Redis, without CLICKHOUSE_URL its chdb).
- * `command` replaces `node --import tsx src/main.ts` (e.g. `npm start`).
+ * `command` replaces `node --import tsx app/main.ts` (e.g. `npm start`).
  */
 export function startInstanceProcess(opts: {
   env: Record<string, string>;
@@ -91,7 +91,7 @@ export function startInstanceProcess(opts: {
 
 async function spawnService(env: Record<string, string>, logFile: string, startTimeoutMs = 45_000, command?: string[]): Promise<ServiceProcess> {
   const fd = openSync(logFile, 'a');
-  const [bin, ...args] = command ?? [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts')];
+  const [bin, ...args] = command ?? [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'app/main.ts')];
   const child = spawn(bin!, args, {
     cwd: REPO_ROOT,
     env,

@@ -16,7 +16,7 @@ import { sha256Hex, type Account } from '../../src/domain/account.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/launcher.js';
-import { startService, type Service } from '../../src/service.js';
+import { startService, type Service } from '../../app/service.js';
 
 /** One chdb data path per test process: chdb binds one path per process. */
 export const CHDB_PATH = path.join(os.tmpdir(), `visitor-test-chdb-${process.pid}`);

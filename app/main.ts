@@ -1,10 +1,10 @@
-import { ConfigError, loadConfig } from './config.js';
-import { GatewayListenError } from './gateway/server.js';
-import { InstanceLockedError } from './instance-lock.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { GatewayListenError } from '../src/gateway/server.js';
+import { InstanceLockedError } from '../src/instance-lock.js';
 import { startService } from './service.js';
 
 /**
- * Process entry: `npm start` (all roles; it runs `node dist/src/main.js`, so SIGTERM and SIGINT
+ * Process entry: `npm start` (all roles; it runs `node dist/app/main.js`, so SIGTERM and SIGINT
  * reach this process) or ROLES=gateway|worker|store for one role per process.
  */
 async function main(): Promise<void> {
