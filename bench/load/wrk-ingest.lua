@@ -2,11 +2,12 @@
 -- nothing is de-duplicated away, from many client addresses (the service runs with TRUST_PROXY
 -- behind a balancer, and its per-address rate limit must not be what is measured).
 -- Settings come from the environment: WRK_ACCOUNT, WRK_BATCH (events per request, 1 = a single
--- event object), WRK_SESSIONS, WRK_IPS.
+-- event object), WRK_SESSIONS, WRK_IPS, WRK_TYPE (the event type, default pageview).
 local account = os.getenv('WRK_ACCOUNT') or 'bench'
 local batch = tonumber(os.getenv('WRK_BATCH') or '1')
 local sessions = tonumber(os.getenv('WRK_SESSIONS') or '20000')
 local ips = tonumber(os.getenv('WRK_IPS') or '5000')
+local etype = os.getenv('WRK_TYPE') or 'pageview'
 local counter = 0
 local prefix = ''
 
@@ -22,7 +23,7 @@ end
 local function event(n)
   local s = (n * 7919) % sessions
   local path = '/listings/' .. (s % 500) .. '-high-st'
-  return '{"account":"' .. account .. '","type":"pageview","sessionId":"s-' .. s .. '","visitorId":"v-' .. s ..
+  return '{"account":"' .. account .. '","type":"' .. etype .. '","sessionId":"s-' .. s .. '","visitorId":"v-' .. s ..
     '","path":"' .. path .. '","eventId":"' .. prefix .. string.format('-8%03x-%012x', n % 4096, n) ..
     '","url":"https://bench.example' .. path .. '?utm_medium=email","title":"12 High Street, a two-bedroom flat","referrer":"https://www.google.com/"}'
 end
