@@ -74,5 +74,6 @@ for r = 1, nreq do
   end
   i = j
 end
+if started then presence_flush() end
 out[nreq + 1] = failed
 return out

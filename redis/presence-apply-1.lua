@@ -20,4 +20,5 @@ local ttl, grace = tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 5, #ARGV, EVENT_FIELDS do
   apply_event(read_event(ARGV, i), ttl, grace)
 end
+presence_flush()
 return S.diffs

@@ -19,4 +19,5 @@ for i = 2, #ARGV do
     removed = removed + 1
   end
 end
+presence_flush()
 return removed

@@ -12,4 +12,5 @@
 
 presence_init(KEYS[1], ARGV[1], 0)
 local looked = sweep(tonumber(ARGV[2]))
+presence_flush()
 return { looked, S.leaves }

@@ -26,8 +26,9 @@
   passes (the sweeper, or the visitor's next event, removes it). Ids never contain "|" (the
   ingest schema allows [A-Za-z0-9._:-] only), so "visitorId|sessionId" splits unambiguously.
 
-  Every state change is published on the account's channel as one JSON diff with the next
-  sequence number, inside the script: the order of diffs is the order of the changes.
+  Every state change is one JSON diff with the next sequence number, in the order of the
+  changes. A call's diffs are published together at its end (presence_flush): one message of
+  diffs separated by newlines (JSON text never holds a raw one), one INCRBY for their numbers.
 ]]
 local S = {}
 
@@ -39,6 +40,7 @@ local function presence_init(prefix, channel, linger)
   S.now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   S.leaves = 0
   S.diffs = 0
+  S.pending = {}
   -- Page counters as this call last wrote them (path -> count): a diff's page counts need no
   -- read for a page whose counter the call itself just moved.
   S.pages_n = {}
@@ -61,12 +63,21 @@ local function pagekey(path)
   return S.P .. ':page:' .. path
 end
 
--- The sequence number leads the JSON, so a gateway nobody watches this account at reads it
--- without parsing the rest.
 local function publish(diff)
-  local seq = redis.call('INCR', k('seq'))
-  redis.call('PUBLISH', S.channel, '{"seq":' .. seq .. ',' .. string.sub(cjson.encode(diff), 2))
+  S.pending[#S.pending + 1] = string.sub(cjson.encode(diff), 2)
   S.diffs = S.diffs + 1
+end
+
+-- Number and publish the diffs of this call; every script that publishes ends with it. The
+-- sequence number leads each diff's JSON, so a gateway nobody watches this account at reads it
+-- without parsing the rest.
+local function presence_flush()
+  local n = #S.pending
+  if n == 0 then return end
+  local seq = redis.call('INCRBY', k('seq'), n) - n
+  for i = 1, n do S.pending[i] = '{"seq":' .. (seq + i) .. ',' .. S.pending[i] end
+  redis.call('PUBLISH', S.channel, table.concat(S.pending, '\n'))
+  S.pending = {}
 end
 
 local function tab_encode(st, p, ps, ti)

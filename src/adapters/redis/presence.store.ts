@@ -158,12 +158,15 @@ export class PresenceSubscriber {
     this.conn.on('message', (channel: string, message: string) => {
       const account = this.#byChannel.get(channel);
       if (!account) return;
-      const seq = diffSeq(message);
-      if (seq === undefined) {
-        this.log.warn({ channel }, '[presence-diff] dropping malformed diff');
-        return;
+      // One message holds the diffs of one script call, in order, a line each.
+      for (const diff of message.includes('\n') ? message.split('\n') : [message]) {
+        const seq = diffSeq(diff);
+        if (seq === undefined) {
+          this.log.warn({ channel }, '[presence-diff] dropping malformed diff');
+          continue;
+        }
+        listener(account, seq, diff);
       }
-      listener(account, seq, message);
     });
     await redisReady(this.conn);
   }
