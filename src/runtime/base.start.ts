@@ -91,7 +91,7 @@ export interface ServiceBase {
 async function loadAccounts(config: Config, log: Logger): Promise<{ accounts: Account[]; demoKeyFile?: string }> {
   if (config.ACCOUNTS_FILE) return { accounts: await loadAccountsFile(config.ACCOUNTS_FILE) };
   const { account, adminKeyFile } = await ensureDemoAccount(config.DATA_DIR);
-  log.info({ adminKeyFile }, `[accounts] no ACCOUNTS_FILE: using the demo account; its admin key is in ${adminKeyFile}`);
+  log.info({ adminKeyFile }, '[accounts] no ACCOUNTS_FILE: using the demo account (its admin key is in the file adminKeyFile names)');
   return { accounts: [account], demoKeyFile: adminKeyFile };
 }
 
