@@ -8,6 +8,8 @@
  * on, as behind a load balancer, so the load can come from many client addresses); load from
  * separate processes on loopback (bench/load/). Bounded: every phase has a fixed duration or
  * count, and the whole run a deadline (phases that would pass it are skipped and say so).
+ * The sustained phase runs the `npm start` shape instead: one process with every role and its own
+ * private redis-server.
  * The phases are in bench/phases/, run here in order; what they share is `BenchContext`
  * (bench/lib/context.ts).
  *
@@ -29,6 +31,7 @@ import { ingest } from './phases/ingest.js';
 import { presenceWithWorker } from './phases/presence-with-worker.js';
 import { presence } from './phases/presence.js';
 import { queries } from './phases/queries.js';
+import { sustained } from './phases/sustained.js';
 
 const opts: RunOptions = {
   quick: process.argv.includes('--quick'),
@@ -52,6 +55,7 @@ await phases.run('presence', presence);
 await phases.run('flush', flush);
 await phases.run('e2e-latency', e2eLatency);
 await phases.run('presence-with-worker', presenceWithWorker);
+await phases.run('sustained', sustained);
 await phases.run('queries', queries);
 
 ctx.rss.stop();
@@ -78,7 +82,8 @@ const result: BenchResult = {
     loadavgEnd: os.loadavg().map((x) => round(x, 2)),
   },
   setup: {
-    processes: 'redis-server; store (ROLES=store, chdb) ; gateway (ROLES=gateway); worker (ROLES=worker) — each `node --import tsx app/main.ts`',
+    processes:
+      'redis-server; store (ROLES=store, chdb) ; gateway (ROLES=gateway); worker (ROLES=worker) — each `node --import tsx app/main.ts`; the sustained phase: one process with every role and its own private redis-server (the `npm start` shape)',
     settings: 'defaults (LOG_LEVEL=info: one log line per accepted event), TRUST_PROXY=true with 5,000 client addresses in X-Forwarded-For',
     load: `ingest: wrk (bench/load/wrk-ingest.lua), ${S.connections} keep-alive connections, a fresh event id per event; presence and end-to-end: bench/load/http-load.ts at a fixed rate (open loop), one request in flight per connection`,
     ...S,

@@ -40,6 +40,12 @@ export function sizes(quick: boolean) {
     queryEvents: quick ? 1_000_000 : 10_000_000,
     queryChunk: 1_000_000,
     queryRuns: quick ? 5 : 15,
+    /** Load of the sustained phase (the `npm start` shape), per request shape. */
+    sustainedMs: quick ? 10_000 : 60_000,
+    /** Events per request of its runs, in order: batches of 20 (the snippet's shape), then single events. */
+    sustainedBatches: quick ? [20] : [20, 1],
+    /** Longest wait after the load for the stream and the pending list to empty. */
+    sustainedDrainMs: 120_000,
   };
 }
 export type Sizes = ReturnType<typeof sizes>;
@@ -106,6 +112,30 @@ export interface BenchContext {
   cleanup(): Promise<void>;
 }
 
+/** A query against the ClickHouse HTTP interface a store role serves at `storeUrl` (database `visitor`). */
+export async function chAt(storeUrl: string, sql: string, params: Record<string, string | number> = {}): Promise<string> {
+  const u = new URL(storeUrl);
+  u.searchParams.set('database', 'visitor');
+  u.searchParams.set('default_format', 'JSONEachRow');
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(`param_${k}`, String(v));
+  // fetch refuses a URL with userinfo: the store's credential goes as basic auth instead.
+  const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  u.username = '';
+  u.password = '';
+  const res = await fetch(u, { method: 'POST', body: sql, headers: { authorization: auth } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse ${res.status}: ${text.slice(0, 500)}`);
+  return text;
+}
+
+/** `chAt`'s JSONEachRow answer as rows. */
+export async function chRowsAt<T>(storeUrl: string, sql: string, params: Record<string, string | number> = {}): Promise<T[]> {
+  return (await chAt(storeUrl, sql, params))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
 /** The private Redis, the store and the gateway, each its own process. */
 export async function setUp(opts: RunOptions): Promise<BenchContext> {
   const log = (msg: string) => process.stdout.write(`[bench +${Math.round((Date.now() - opts.started) / 1000)}s] ${msg}\n`);
@@ -147,26 +177,15 @@ export async function setUp(opts: RunOptions): Promise<BenchContext> {
   );
   procs.push(gateway);
 
-  async function ch(sql: string, params: Record<string, string | number> = {}): Promise<string> {
-    const u = new URL(storeUrl);
-    u.searchParams.set('database', 'visitor');
-    u.searchParams.set('default_format', 'JSONEachRow');
-    for (const [k, v] of Object.entries(params)) u.searchParams.set(`param_${k}`, String(v));
-    // fetch refuses a URL with userinfo: the store's credential goes as basic auth instead.
-    const auth = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-    u.username = '';
-    u.password = '';
-    const res = await fetch(u, { method: 'POST', body: sql, headers: { authorization: auth } });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`ClickHouse ${res.status}: ${text.slice(0, 500)}`);
-    return text;
-  }
-
   const keys = new RedisKeys('v');
+  const S = sizes(opts.quick);
+  // The sustained phase runs for fixed times: its share comes on top, so that a phase filling the
+  // time left (the queries' data) does not squeeze it out of the run.
+  const sustainedMs = !opts.only || opts.only.includes('sustained') ? S.sustainedBatches.length * (S.sustainedMs + 30_000) + 30_000 : 0;
   const ctx: BenchContext = {
     opts,
-    S: sizes(opts.quick),
-    deadline: opts.started + (opts.quick ? 4 : 9.5) * 60_000,
+    S,
+    deadline: opts.started + (opts.quick ? 4 : 9.5) * 60_000 + sustainedMs,
     dir,
     keys,
     adminKey,
@@ -198,13 +217,8 @@ export async function setUp(opts: RunOptions): Promise<BenchContext> {
       await p.stop();
       procs.splice(procs.indexOf(p), 1);
     },
-    ch,
-    async chRows<T>(sql: string, params: Record<string, string | number> = {}) {
-      return (await ch(sql, params))
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as T);
-    },
+    ch: (sql, params) => chAt(storeUrl, sql, params),
+    chRows: <T>(sql: string, params?: Record<string, string | number>) => chRowsAt<T>(storeUrl, sql, params),
     load: (spec) => runScript<LoadResult>('load', 'bench/load/http-load.ts', [JSON.stringify({ host: '127.0.0.1', ...spec })]),
     async cleanup() {
       for (const p of procs.reverse()) {

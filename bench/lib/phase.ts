@@ -16,7 +16,7 @@ export interface PhaseLog {
 }
 
 /** CPU seconds of the harness and every child it has waited for (the load processes). */
-function selfCpu(): number {
+export function selfCpu(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;

@@ -38,6 +38,8 @@ function wrap(name: string, child: ChildProcess): Proc {
 export interface ServiceProc extends Proc {
   url?: string;
   storeUrl?: string;
+  /** The Redis it uses, as its start banner prints it (a private redis-server's when REDIS_URL is unset). */
+  redisUrl?: string;
   logFile: string;
   /** Every JSON log line written so far. */
   logs(): Record<string, unknown>[];
@@ -57,14 +59,22 @@ export async function startService(name: string, env: Record<string, string>, lo
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-50_000);
   });
-  const up = await new Promise<{ url?: string; storeUrl?: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
+  const up = await new Promise<{ url?: string; storeUrl?: string; redisUrl?: string }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      // Not left running behind the failed phase.
+      void p.stop();
+      reject(new Error(`${name} did not start within ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
     const check = () => {
       const at = stderr.indexOf('visitor service up');
       if (at < 0 || !/REDIS_URL=\S+\n/.test(stderr.slice(at))) return;
       clearTimeout(timer);
       const text = stderr.slice(at);
-      resolve({ url: /gateway\s+(http:\/\/\S+)/.exec(text)?.[1], storeUrl: /CLICKHOUSE_URL=(http:\/\/\S+)/.exec(text)?.[1] });
+      resolve({
+        url: /gateway\s+(http:\/\/\S+)/.exec(text)?.[1],
+        storeUrl: /CLICKHOUSE_URL=(http:\/\/\S+)/.exec(text)?.[1],
+        redisUrl: /REDIS_URL=(\S+)/.exec(text)?.[1],
+      });
     };
     child.stderr!.on('data', check);
     void p.exited.then((code) => {
