@@ -152,51 +152,82 @@ async function scanLog(file: string, sinceMs: number): Promise<LogScan> {
   };
 }
 
-async function sustainedRun(ctx: BenchContext, svc: ServiceProc, redis: Redis, redisPid: () => number | undefined, batch: number): Promise<SustainedRun> {
+/** `read()` once a second (a failed reading is skipped) until `stop()`. */
+function sampleEachSecond(t0: number, read: () => Promise<Omit<Sample, 's'>>): { samples: Sample[]; stop(): Promise<void> } {
+  const samples: Sample[] = [];
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const at = Date.now();
+      const x = await read().catch(() => undefined);
+      if (x) samples.push({ s: round((at - t0) / 1000), ...x });
+      await sleep(Math.max(0, 1000 - (Date.now() - at)));
+    }
+  })();
+  return {
+    samples,
+    async stop() {
+      on = false;
+      await loop;
+    },
+  };
+}
+
+async function sustainedRun(
+  ctx: BenchContext,
+  svc: ServiceProc,
+  redis: Redis,
+  redisPid: () => number | undefined,
+  batch: number,
+  /** Why the service is gone, once it is: nothing will drain then. */
+  gone: () => string | undefined,
+): Promise<SustainedRun> {
   const { S, keys, procs, redisLocal } = ctx;
   const account = ACCOUNT_OF[batch] ?? 'bench';
   const stream = keys.eventStream(account);
   const before = await acceptedMetric(svc.url!, account);
 
-  const samples: Sample[] = [];
-  let sampling = true;
   const t0 = Date.now();
-  const sampler = (async () => {
-    while (sampling) {
-      const at = Date.now();
-      const [backlog, pending] = await Promise.all([redis.xlen(stream), pendingCount(redis, stream)]);
-      const rp = redisPid();
-      samples.push({ s: round((at - t0) / 1000), backlog, pending, rssMb: rssMb(svc.pid), redisRssMb: rp ? rssMb(rp) : 0 });
-      await sleep(Math.max(0, 1000 - (Date.now() - at)));
-    }
-  })();
+  const sampler = sampleEachSecond(t0, async () => {
+    const [backlog, pending] = await Promise.all([redis.xlen(stream), pendingCount(redis, stream)]);
+    const rp = redisPid();
+    return { backlog, pending, rssMb: rssMb(svc.pid), redisRssMb: rp ? rssMb(rp) : 0 };
+  });
   // CPU during the load: the service's tree (its redis-server included), this bench with its
   // children (wrk, counted once it has exited), the setup's idle processes; the rest is others'.
   const ours = () =>
     treeCpuSeconds(svc.pid) + selfCpu() + procs.filter((p) => p !== svc).reduce((n, p) => n + cpuSeconds(p.pid), 0) + cpuSeconds(redisLocal.pid!);
-  const svcCpu0 = treeCpuSeconds(svc.pid);
-  const ours0 = ours();
-  const m0 = machineCpu();
-  const res = await runWrk({ port: Number(new URL(svc.url!).port), connections: S.connections, durationS: S.sustainedMs / 1000, batch, account });
-  const loadEnd = Date.now();
-  const svcCpu = treeCpuSeconds(svc.pid) - svcCpu0;
-  const m1 = machineCpu();
-  const otherShare = m1.total > m0.total ? Math.max(0, (m1.busy - m0.busy - (ours() - ours0)) / (m1.total - m0.total)) : 0;
-
+  let res: WrkResult;
+  let loadEnd: number;
+  let svcCpu: number;
+  let otherShare: number;
   let drainMs: number | null = null;
   let backlogAtEnd = -1;
-  while (Date.now() - loadEnd < S.sustainedDrainMs) {
-    const [len, pending] = await Promise.all([redis.xlen(stream), pendingCount(redis, stream)]);
-    if (backlogAtEnd < 0) backlogAtEnd = len;
-    if (len === 0 && pending === 0) {
-      drainMs = Date.now() - loadEnd;
-      break;
+  try {
+    const svcCpu0 = treeCpuSeconds(svc.pid);
+    const ours0 = ours();
+    const m0 = machineCpu();
+    res = await runWrk({ port: Number(new URL(svc.url!).port), connections: S.connections, durationS: S.sustainedMs / 1000, batch, account });
+    loadEnd = Date.now();
+    svcCpu = treeCpuSeconds(svc.pid) - svcCpu0;
+    const m1 = machineCpu();
+    otherShare = m1.total > m0.total ? Math.max(0, (m1.busy - m0.busy - (ours() - ours0)) / (m1.total - m0.total)) : 0;
+    while (Date.now() - loadEnd < S.sustainedDrainMs) {
+      const why = gone();
+      if (why) throw new Error(why);
+      const [len, pending] = await Promise.all([redis.xlen(stream), pendingCount(redis, stream)]);
+      if (backlogAtEnd < 0) backlogAtEnd = len;
+      if (len === 0 && pending === 0) {
+        drainMs = Date.now() - loadEnd;
+        break;
+      }
+      await sleep(100);
     }
-    await sleep(100);
+  } finally {
+    // The samples go on through the drain (the flush of the backlog is when memory may peak).
+    await sampler.stop();
   }
-  // The samples go on through the drain (the flush of the backlog is when memory may peak).
-  sampling = false;
-  await sampler;
+  const samples = sampler.samples;
   const after = await acceptedMetric(svc.url!, account);
   const [row] = await chRowsAt<{ n: string; d: string }>(
     svc.storeUrl!,
@@ -410,7 +441,7 @@ export async function sustained(ctx: BenchContext): Promise<void> {
         break;
       }
       if (crashed) break;
-      const r = await sustainedRun(ctx, svc, redis, currentRedisPid, batch);
+      const r = await sustainedRun(ctx, svc, redis, currentRedisPid, batch, () => crashed);
       const scan = await scanLog(logFile, r.startedAt);
       const { problems } = scan;
       figures.push(...runFigures(ctx, r, scan, idleRssMb));
@@ -428,7 +459,8 @@ export async function sustained(ctx: BenchContext): Promise<void> {
   } finally {
     if (crashed) {
       const problems = (await scanLog(logFile, 0).catch(() => undefined))?.problems;
-      notes.push(`sustained: ${crashed}${problems ? `; its last warnings/errors: ${[...problems.first, ...problems.last].slice(-5).join(' | ')}` : ''}`);
+      const lines = problems ? [...problems.first, ...problems.last].slice(-5) : [];
+      notes.push(`sustained: ${crashed}; its log's last warnings/errors: ${lines.length ? lines.join(' | ') : 'none'}`);
     }
     redis?.disconnect();
     if (svc) {
