@@ -11,7 +11,7 @@ import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
 import { handle, parseCookies, type RequestInfo } from './http.js';
 import { agentFacts } from '../ingest/index.js';
-import { ingestErrorOpts } from './ingest.routes.js';
+import { ingestErrorOpts } from './ingest-error-opts.js';
 
 /** The snippet's first-party visitor cookie (fallback when localStorage is unavailable). */
 export const VISITOR_COOKIE = 'mxy_a';
