@@ -1,13 +1,13 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { runCli } from '../../src/cli/main.js';
 import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
 import { useFixture } from '../support/fixture.js';
+import { cliAgainst } from '../support/cli.js';
+import { adminApi, jobStatus } from '../support/jobs.js';
 
 let redis: TestRedis;
 let client: RedisClient;
@@ -23,37 +23,6 @@ beforeAll(async () => {
     if (t) await removeTestData(t);
   });
 });
-
-function api(svc: TestService, key: string, method: string, p: string, body?: unknown): Promise<Response> {
-  return fetch(`${svc.url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
-async function jobStatus(
-  svc: TestService,
-  key: string,
-  id: string,
-): Promise<{ state: string; progress: number; result: Record<string, unknown> | null; failedReason?: string }> {
-  const res = await api(svc, key, 'GET', `/api/jobs/${id}`);
-  expect(res.status).toBe(200);
-  return (await res.json()) as never;
-}
-
-function capture(): { stream: Writable; text(): string } {
-  let out = '';
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out += chunk.toString();
-        cb();
-      },
-    }),
-    text: () => out,
-  };
-}
 
 describe('backfill from logs', () => {
   it('writes exactly the lines of the window once, survives a restart before pickup, and gives the hand-computed CTR', async () => {
@@ -116,16 +85,16 @@ describe('backfill from logs', () => {
 
     // Bad requests are refused with a clear 4xx.
     expect((await fetch(`${gw.url}/api/backfill`, { method: 'POST', body: '{}' })).status).toBe(401);
-    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: '' })).status).toBe(400);
-    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: 'yesterday' })).status).toBe(400);
-    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: to, to: from })).status).toBe(400);
+    expect((await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: '' })).status).toBe(400);
+    expect((await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: 'yesterday' })).status).toBe(400);
+    expect((await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: to, to: from })).status).toBe(400);
 
-    const res = await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: log, from, to });
+    const res = await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: log, from, to });
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
     expect((await jobStatus(gw, A.adminKey, jobId)).state).toBe('waiting');
     // Another account's key cannot see the job.
-    expect((await api(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
+    expect((await adminApi(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
     await gw.stop();
 
     t = await startTestService({ reuse: gw, env: { ROLES: 'gateway,worker' } });
@@ -188,15 +157,10 @@ describe('backfill from logs', () => {
     fx.trackDir(dir);
     const file = path.join(dir, 'reco.log');
     await writeFile(file, log);
-    const stdout = capture();
-    const stderr = capture();
-    const code = await runCli(['backfill-from-logs', file, '--from', from, '--to', to, '--wait', '--json', '--url', t.url, '--key', A.adminKey], {
-      stdout: stdout.stream,
-      stderr: stderr.stream,
-    } as never);
-    expect(stderr.text()).toMatch(/\[#{30}\] 100% completed/);
+    const { code, out, err } = await cliAgainst(t.url, A.adminKey, ['backfill-from-logs', file, '--from', from, '--to', to, '--wait', '--json']);
+    expect(err).toMatch(/\[#{30}\] 100% completed/);
     expect(code).toBe(0);
-    const again = JSON.parse(stdout.text()) as { result: Record<string, unknown> };
+    const again = JSON.parse(out) as { result: Record<string, unknown> };
     expect(again.result).toMatchObject({ recWritten: 0, clickWritten: 0, skipped: 13, invalid: 6, skippedReasons: { window: 2, present: 10, erased: 1 } });
     expect(await ctr()).toEqual(expected);
     const clickRows = await rows<{ n: string }>(t.ch, `SELECT count() AS n FROM events WHERE account_id = {a:String} AND type = 'click'`, { a: A.id });

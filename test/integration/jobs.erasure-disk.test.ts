@@ -13,10 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { bootJobWorkers } from '../../workers/jobs/boot.js';
 import type { ErasureResult } from '../../src/domain/job-results.js';
 import { CHDB_PATH, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
 import { useFixture } from '../support/fixture.js';
+import { adminApi, jobDone, jobWorkersOf } from '../support/jobs.js';
 
 let live: TestService | undefined;
 let first: TestService | undefined;
@@ -54,27 +54,13 @@ async function filesHolding(roots: readonly string[], ids: readonly string[], sk
   return hits;
 }
 
-async function waitDone(svc: TestService, key: string, jobId: string): Promise<{ result: ErasureResult }> {
-  return eventually(async () => {
-    const res = await fetch(`${svc.url}/api/jobs/${jobId}`, { headers: { authorization: `Bearer ${key}` } });
-    const s = (await res.json()) as { state: string; result: ErasureResult; failedReason?: string };
-    expect(s.state, s.failedReason).not.toBe('failed');
-    return s.state === 'completed' ? s : undefined;
-  }, 90_000);
-}
-
 describe('erasure on disk', () => {
   it('leaves no id of the person, their visitors or sessions in any file or mutation record; others stay', { timeout: 180_000 }, async () => {
     // No REDIS_URL: the service's own redis-server keeps its AOF under DATA_DIR/redis.
     const s1 = await startTestService({ env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' } });
     live = first = s1;
     const A = s1.account;
-    const admin = (svc: TestService, method: string, p: string, body?: unknown) =>
-      fetch(`${svc.url}${p}`, {
-        method,
-        headers: { authorization: `Bearer ${A.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+    const admin = (svc: TestService, method: string, p: string, body?: unknown) => adminApi(svc, A.adminKey, method, p, body);
 
     const P = rid('P');
     const [vA, vB, vC] = [rid('vA'), rid('vB'), rid('vC')];
@@ -149,16 +135,8 @@ describe('erasure on disk', () => {
     const res = await admin(gw, 'POST', `/api/persons/${P}/erase`);
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
-    const workers = bootJobWorkers({
-      config: gw.config,
-      log: gw.service.log.child({ module: 'jobs' }),
-      ch: gw.ch,
-      redis: gw.service.redis,
-      keys,
-      redisUrl: gw.service.redisUrl,
-      ids: gw.service.ids,
-    });
-    const { result } = await waitDone(gw, A.adminKey, jobId);
+    const workers = jobWorkersOf(gw);
+    const { result } = await jobDone<ErasureResult>(gw, A.adminKey, jobId, 90_000);
     await workers.stop();
     expect(result.visitors).toBe(3);
     expect(result.totalRows).toBeGreaterThan(0);

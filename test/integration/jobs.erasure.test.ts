@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { runCli } from '../../src/cli/main.js';
-import { bootJobWorkers } from '../../workers/jobs/boot.js';
 import { BROWSER_UA, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
 import { useFixture } from '../support/fixture.js';
+import { cliAgainst } from '../support/cli.js';
+import { adminApi, jobDone, jobWorkersOf, type JobStatus } from '../support/jobs.js';
 
 let redis: TestRedis;
 let client: RedisClient;
@@ -27,26 +26,6 @@ beforeAll(async () => {
 });
 
 const uid = () => randomBytes(3).toString('hex');
-
-function api(svc: TestService, key: string, method: string, p: string, body?: unknown): Promise<Response> {
-  return fetch(`${svc.url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
-type Status = { state: string; progress: number; result: Record<string, unknown> | null; failedReason?: string };
-
-async function waitDone(svc: TestService, key: string, jobId: string): Promise<Status> {
-  return eventually(async () => {
-    const res = await api(svc, key, 'GET', `/api/jobs/${jobId}`);
-    expect(res.status).toBe(200);
-    const s = (await res.json()) as Status;
-    expect(s.state, s.failedReason).not.toBe('failed');
-    return s.state === 'completed' ? s : undefined;
-  }, 30_000);
-}
 
 /** Tables holding rows of persons (a visitor, person or session column), filled by {@link snapshot}. */
 const personTables = new Set<string>();
@@ -127,7 +106,7 @@ describe('erasure of a person', () => {
       const vR1 = `vr1-${x}`;
 
       // Tokens: minted before the erasure, used as a cookie by P's third device.
-      const mint = await api(s1, A.adminKey, 'POST', '/api/tokens', { personId: P });
+      const mint = await adminApi(s1, A.adminKey, 'POST', '/api/tokens', { personId: P });
       expect(mint.status).toBe(200);
       const { token } = (await mint.json()) as { token: string };
 
@@ -157,17 +136,20 @@ describe('erasure of a person', () => {
         [A, vQ1, Q],
         [B, vP[0], P],
       ] as const) {
-        expect((await api(s1, acct.adminKey, 'POST', '/api/identify', { visitorId, personId })).status).toBe(202);
+        expect((await adminApi(s1, acct.adminKey, 'POST', '/api/identify', { visitorId, personId })).status).toBe(202);
       }
       const recs = [
         { listing: 'l1', recId: `rp1-${x}`, sessionId: sP[0] },
         { listing: 'l2', recId: `rp2-${x}`, sessionId: sP[5], personId: P },
         { listing: 'l1', recId: `rq-${x}`, sessionId: `sq1-${x}`, personId: Q },
       ];
-      expect((await api(s1, A.adminKey, 'POST', '/api/recommendations', { recommendations: recs })).status).toBe(202);
+      expect((await adminApi(s1, A.adminKey, 'POST', '/api/recommendations', { recommendations: recs })).status).toBe(202);
       expect(
-        (await api(s1, B.adminKey, 'POST', '/api/recommendations', { recommendations: [{ listing: 'l1', recId: `rb-${x}`, sessionId: sP[0], personId: P }] }))
-          .status,
+        (
+          await adminApi(s1, B.adminKey, 'POST', '/api/recommendations', {
+            recommendations: [{ listing: 'l1', recId: `rb-${x}`, sessionId: sP[0], personId: P }],
+          })
+        ).status,
       ).toBe(202);
       await eventually(async () => {
         const [e] = await rows<{ n: string }>(s1.ch, 'SELECT count() AS n FROM events');
@@ -213,21 +195,13 @@ describe('erasure of a person', () => {
       }
 
       // Erasure requested through the API; a worker (this test's) runs it while no flusher runs.
-      expect((await api(gw, A.adminKey, 'POST', '/api/persons/%20/erase')).status).toBe(400);
-      const res = await api(gw, A.adminKey, 'POST', `/api/persons/${P}/erase`);
+      expect((await adminApi(gw, A.adminKey, 'POST', '/api/persons/%20/erase')).status).toBe(400);
+      const res = await adminApi(gw, A.adminKey, 'POST', `/api/persons/${P}/erase`);
       expect(res.status).toBe(202);
       const { jobId } = (await res.json()) as { jobId: string };
-      expect((await api(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
-      const workers = bootJobWorkers({
-        config: gw.config,
-        log: gw.service.log.child({ module: 'jobs' }),
-        ch: gw.ch,
-        redis: gw.service.redis,
-        keys,
-        redisUrl: redis.url,
-        ids: gw.service.ids,
-      });
-      const done = await waitDone(gw, A.adminKey, jobId);
+      expect((await adminApi(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
+      const workers = jobWorkersOf(gw);
+      const done = await jobDone(gw, A.adminKey, jobId);
       await workers.stop();
       const result = done.result as { tables: Record<string, number>; totalRows: number; visitors: number; sessions: number; streamEntries: number };
       expect(result.visitors).toBe(5); // vp1-4 and the stream-only vp9
@@ -304,16 +278,10 @@ describe('erasure of a person', () => {
 
       // A second run (through the CLI, waiting for it) is harmless: zero rows everywhere, nothing
       // else changes, a second receipt.
-      let out = '';
-      let err = '';
-      const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (f(c.toString()), cb()) });
-      const code = await runCli(['erase-person', P, '--wait', '--json', '--url', s3.url, '--key', A.adminKey], {
-        stdout: sink((c) => (out += c)),
-        stderr: sink((c) => (err += c)),
-      } as never);
+      const { code, out, err } = await cliAgainst(s3.url, A.adminKey, ['erase-person', P, '--wait', '--json']);
       expect(err).toMatch(/\[#{30}\] 100% completed/);
       expect(code).toBe(0);
-      const second = JSON.parse(out) as Status;
+      const second = JSON.parse(out) as JobStatus;
       expect(second.state).toBe('completed');
       expect(second.result).toMatchObject({ totalRows: 0, streamEntries: 0 });
       expect(Object.values((second.result as { tables: Record<string, number> }).tables).every((n) => n === 0)).toBe(true);
