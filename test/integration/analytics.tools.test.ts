@@ -10,7 +10,20 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { engagementScore } from '../../src/domain/engagement.js';
 import { randomId, rows, eventually } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
-import { adminHeaders, buildSeed, flatEvents, HOUR, iso, loadSeed, MIN, personOf, whoKey, type FlatEvent, type Seed } from '../support/analytics-seed.js';
+import {
+  adminHeaders,
+  beaconOf,
+  buildSeed,
+  flatEvents,
+  HOUR,
+  iso,
+  loadSeed,
+  MIN,
+  personOf,
+  whoKey,
+  type FlatEvent,
+  type Seed,
+} from '../support/analytics-seed.js';
 import { cliAgainst } from '../support/cli.js';
 
 const ACME = randomId('acme');
@@ -476,18 +489,7 @@ describe('bad input', () => {
 describe('writes and replays', () => {
   it('a replayed ingest batch and a re-reported recommendation never double-count', async () => {
     const s = seed.sessions.find((x) => x.sessionId === 's-n3')!;
-    const replay = await post('/api/events', {
-      events: s.events.map((e) => ({
-        type: e.type,
-        sessionId: s.sessionId,
-        visitorId: s.visitorId,
-        path: e.path,
-        eventId: e.eventId,
-        ts: e.ts,
-        listing: e.listing,
-        rec: e.rec,
-      })),
-    });
+    const replay = await post('/api/events', { events: s.events.map((e) => beaconOf(s, e)) });
     expect(replay.body).toEqual({ accepted: 0, duplicates: s.events.length });
     const rec = seed.recs.find((r) => r.recId === 'r-300')!;
     expect((await post('/api/recommendations', { listing: rec.listing, recId: rec.recId, sessionId: rec.sessionId, ts: rec.ts })).status).toBe(202);
