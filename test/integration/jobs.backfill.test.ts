@@ -1,28 +1,16 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClient } from '../../src/adapters/redis/client.js';
+import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
-import { useFixture } from '../support/fixture.js';
+import { beacon, eventually, postEvent, rows } from '../support/services.js';
+import { serviceTurns, useFixture, useTestRedis } from '../support/fixture.js';
 import { cliAgainst } from '../support/cli.js';
-import { adminApi, jobStatus } from '../support/jobs.js';
+import { adminApi, jobDone, jobStatus } from '../support/jobs.js';
 
-let redis: TestRedis;
-let client: RedisClient;
-let t: TestService | undefined;
 const fx = useFixture();
-
-beforeAll(async () => {
-  redis = await fx.redis();
-  client = fx.redisClient(redis.url);
-  // The services before `t` are each stopped in the test that started them.
-  fx.track(async () => {
-    await t?.stop();
-    if (t) await removeTestData(t);
-  });
-});
+const shared = useTestRedis(fx);
+const turns = serviceTurns(fx);
 
 describe('backfill from logs', () => {
   it('writes exactly the lines of the window once, survives a restart before pickup, and gives the hand-computed CTR', async () => {
@@ -34,7 +22,7 @@ describe('backfill from logs', () => {
 
     // A live click already recorded (and flushed) for (s4, l1, r4), 2 s before the logged one:
     // that log line is the same click and is not written again.
-    const first = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' }, accounts: accountIds });
+    const first = await turns.start({ redisUrl: shared.redis.url, env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' }, accounts: accountIds });
     const live = beacon(accountIds[0]!, {
       type: 'click',
       sessionId: 's4',
@@ -47,16 +35,16 @@ describe('backfill from logs', () => {
     });
     expect((await postEvent(first.url, live)).status).toBe(204);
     await eventually(async () => (await rows(first.ch, `SELECT 1 FROM events WHERE visitor_id = 'v-live'`)).length === 1);
-    await first.stop();
+    await turns.stop();
 
     // Gateway only: the job waits in Redis until a worker starts.
-    const gw = await startTestService({ reuse: first, env: { ROLES: 'gateway' } });
+    const gw = await turns.start({ reuse: first, env: { ROLES: 'gateway' } });
     const A = gw.accounts[0]!;
     const B = gw.accounts[1]!;
 
     // An erased person's lines must not come back.
     const keys = new RedisKeys(gw.config.REDIS_PREFIX);
-    await client.hset(keys.erasedPersons(A.id), gw.service.ids.mark(A.id, 'person', 'p-gone'), String(Date.now()));
+    await shared.client.hset(keys.erasedPersons(A.id), gw.service.ids.mark(A.id, 'person', 'p-gone'), String(Date.now()));
 
     const log = [
       `${iso(-5)} [property-recommended] account=${A.id} session=s1 listing=l1 rec=r0`, // before window
@@ -95,14 +83,10 @@ describe('backfill from logs', () => {
     expect((await jobStatus(gw, A.adminKey, jobId)).state).toBe('waiting');
     // Another account's key cannot see the job.
     expect((await adminApi(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
-    await gw.stop();
+    await turns.stop();
 
-    t = await startTestService({ reuse: gw, env: { ROLES: 'gateway,worker' } });
-    const done = await eventually(async () => {
-      const s = await jobStatus(t!, A.adminKey, jobId);
-      expect(s.state).not.toBe('failed');
-      return s.state === 'completed' ? s : undefined;
-    }, 30_000);
+    const t = await turns.start({ reuse: gw, env: { ROLES: 'gateway,worker' } });
+    const done = await jobDone(t, A.adminKey, jobId);
     expect(done.progress).toBe(100);
     expect(done.result).toMatchObject({
       recWritten: 5,
@@ -144,7 +128,7 @@ describe('backfill from logs', () => {
       { listing: 'l2', impressions: 2, clicks: 2, ctr: 1 },
     ];
     const ctr = async () =>
-      (await rows<Record<string, unknown>>(t!.ch, ctrSql, { a: A.id })).map((r) => ({
+      (await rows<Record<string, unknown>>(t.ch, ctrSql, { a: A.id })).map((r) => ({
         ...r,
         impressions: Number(r.impressions),
         clicks: Number(r.clicks),

@@ -14,16 +14,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import type { ErasureResult } from '../../src/domain/job-results.js';
-import { CHDB_PATH, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
-import { useFixture } from '../support/fixture.js';
+import { CHDB_PATH, beacon, eventually, postEvent, rows, type TestService } from '../support/services.js';
+import { serviceTurns, useFixture } from '../support/fixture.js';
 import { adminApi, jobDone, jobWorkersOf } from '../support/jobs.js';
 
-let live: TestService | undefined;
-let first: TestService | undefined;
-useFixture().track(async () => {
-  await live?.stop();
-  if (first) await removeTestData(first);
-});
+const turns = serviceTurns(useFixture());
 
 /** 16 random base64url characters after a readable tag. */
 const rid = (tag: string) => `${tag}${randomBytes(12).toString('base64url')}`;
@@ -57,8 +52,7 @@ async function filesHolding(roots: readonly string[], ids: readonly string[], sk
 describe('erasure on disk', () => {
   it('leaves no id of the person, their visitors or sessions in any file or mutation record; others stay', { timeout: 180_000 }, async () => {
     // No REDIS_URL: the service's own redis-server keeps its AOF under DATA_DIR/redis.
-    const s1 = await startTestService({ env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' } });
-    live = first = s1;
+    const s1 = await turns.start({ env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' } });
     const A = s1.account;
     const admin = (svc: TestService, method: string, p: string, body?: unknown) => adminApi(svc, A.adminKey, method, p, body);
 
@@ -96,12 +90,10 @@ describe('erasure on disk', () => {
       const [r] = await rows<{ n: string }>(s1.ch, 'SELECT count() AS n FROM recommendations');
       return Number(e!.n) === 5 && Number(g!.n) === 4 && Number(r!.n) === 1;
     }, 20_000);
-    live = undefined;
-    await s1.stop();
+    await turns.stop();
 
     // Gateway only: the next events wait in the stream, hence in the AOF.
-    const gw = await startTestService({ reuse: s1, env: { ROLES: 'gateway' } });
-    live = gw;
+    const gw = await turns.start({ reuse: s1, env: { ROLES: 'gateway' } });
     expect(
       (await postEvent(gw.url, beacon(A.id, { visitorId: vA, sessionId: sA3, path: '/listings/l4', title: titleWaiting, props: { note: propWaiting } })))
         .status,

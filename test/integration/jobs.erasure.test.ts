@@ -1,29 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClient } from '../../src/adapters/redis/client.js';
+import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { BROWSER_UA, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
-import { useFixture } from '../support/fixture.js';
+import { BROWSER_UA, beacon, eventually, postEvent, rows } from '../support/services.js';
+import { serviceTurns, useFixture, useTestRedis } from '../support/fixture.js';
 import { cliAgainst } from '../support/cli.js';
 import { adminApi, jobDone, jobWorkersOf, type JobStatus } from '../support/jobs.js';
 
-let redis: TestRedis;
-let client: RedisClient;
-/** The service running now (each is stopped once: a second stop would close its stores again). */
-let live: TestService | undefined;
-let first: TestService | undefined;
-
 const fx = useFixture();
-
-beforeAll(async () => {
-  redis = await fx.redis();
-  client = fx.redisClient(redis.url);
-  fx.track(async () => {
-    await live?.stop();
-    if (first) await removeTestData(first);
-  });
-});
+const shared = useTestRedis(fx);
+const turns = serviceTurns(fx);
 
 const uid = () => randomBytes(3).toString('hex');
 
@@ -65,18 +51,18 @@ async function redisMentions(prefix: string, account: string, ids: readonly stri
   const hits: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', '500');
+    const [next, keys] = await shared.client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', '500');
     cursor = next;
     for (const k of keys) {
       if (/:\{[a-z0-9-]+\}:/.test(k) && !k.includes(`:{${account}}:`)) continue;
-      const type = await client.type(k);
+      const type = await shared.client.type(k);
       let content: unknown;
-      if (type === 'string') content = await client.get(k);
-      else if (type === 'hash') content = await client.hgetall(k);
-      else if (type === 'set') content = await client.smembers(k);
-      else if (type === 'zset') content = await client.zrange(k, '0', '-1');
-      else if (type === 'list') content = await client.lrange(k, 0, -1);
-      else if (type === 'stream') content = await client.xrange(k, '-', '+');
+      if (type === 'string') content = await shared.client.get(k);
+      else if (type === 'hash') content = await shared.client.hgetall(k);
+      else if (type === 'set') content = await shared.client.smembers(k);
+      else if (type === 'zset') content = await shared.client.zrange(k, '0', '-1');
+      else if (type === 'list') content = await shared.client.lrange(k, 0, -1);
+      else if (type === 'stream') content = await shared.client.xrange(k, '-', '+');
       if (mentions(k, ids) || mentions(JSON.stringify(content ?? ''), ids)) hits.push(k);
     }
   } while (cursor !== '0');
@@ -88,12 +74,11 @@ describe('erasure of a person', () => {
     'removes every row of the person, their visitors and sessions (stream included), keeps everything else, revokes tokens, and is idempotent',
     { timeout: 120_000 },
     async () => {
-      const s1 = await startTestService({
-        redisUrl: redis.url,
+      const s1 = await turns.start({
+        redisUrl: shared.redis.url,
         accounts: [`er-${uid()}`, `eb-${uid()}`],
         env: { TOKEN_REVOCATION_CACHE_MS: '0', JOB_BACKOFF_MS: '100' },
       });
-      live = first = s1;
       const A = s1.accounts[0]!;
       const B = s1.accounts[1]!;
       const keys = new RedisKeys(s1.config.REDIS_PREFIX);
@@ -168,12 +153,10 @@ describe('erasure of a person', () => {
       expect(seededTables.size).toBeGreaterThanOrEqual(5);
       expect(before.get('pages')!.length).toBeGreaterThan(0);
       expect(await redisMentions(s1.config.REDIS_PREFIX, A.id, [vP[0]!])).not.toEqual([]);
-      live = undefined;
-      await s1.stop();
+      await turns.stop();
 
       // Gateway only: no flusher, so new events wait in the stream.
-      const gw = await startTestService({ reuse: s1, env: { ROLES: 'gateway' } });
-      live = gw;
+      const gw = await turns.start({ reuse: s1, env: { ROLES: 'gateway' } });
       const vP9 = `vp9-${x}`;
       const vQ2 = `vq2-${x}`;
       const vR2 = `vr2-${x}`;
@@ -185,13 +168,13 @@ describe('erasure of a person', () => {
       expect((await postEvent(gw.url, beacon(A.id, { visitorId: vQ2, sessionId: `sq7-${x}`, path: '/new/q' }))).status).toBe(204);
       expect((await postEvent(gw.url, beacon(A.id, { visitorId: vR2, sessionId: `sr7-${x}`, path: '/new/r' }))).status).toBe(204);
       const stream = keys.eventStream(A.id);
-      const streamLen = await client.xlen(stream);
+      const streamLen = await shared.client.xlen(stream);
       expect(streamLen).toBeGreaterThanOrEqual(4);
       // Rows ClickHouse once refused wait in the dead-letter stream (the flusher's format): P's go too.
       const dead = keys.deadLetters(A.id);
       for (const v of [vP[1], vQ2]) {
         const row = JSON.stringify({ account_id: A.id, visitor_id: v, session_id: `dl-${v}`, person_id: '', type: 'pageview' });
-        await client.xadd(dead, '*', 't', 'events', 'r', row, 'id', '0-1', 'code', '27', 'err', 'Cannot parse input');
+        await shared.client.xadd(dead, '*', 't', 'events', 'r', row, 'id', '0-1', 'code', '27', 'err', 'Cannot parse input');
       }
 
       // Erasure requested through the API; a worker (this test's) runs it while no flusher runs.
@@ -208,13 +191,13 @@ describe('erasure of a person', () => {
       expect(result.totalRows).toBe(Object.values(result.tables).reduce((a, b) => a + b, 0));
       expect(result.totalRows).toBeGreaterThan(0);
       expect(result.tables).not.toHaveProperty('pages');
-      const removedFromStream = streamLen - (await client.xlen(stream));
+      const removedFromStream = streamLen - (await shared.client.xlen(stream));
       expect(result.streamEntries).toBe(removedFromStream + 1);
-      const deadLeft = ((await client.xrange(dead, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
+      const deadLeft = ((await shared.client.xrange(dead, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
       expect(deadLeft.length).toBe(1);
       expect(deadLeft[0]).toContain(vQ2);
       expect(removedFromStream).toBeGreaterThanOrEqual(2);
-      const waiting = ((await client.xrange(stream, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
+      const waiting = ((await shared.client.xrange(stream, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
       expect(waiting.filter((w) => mentions(w, [P, vP9, sP7, sP8, ...vP]))).toEqual([]);
       expect(waiting.filter((w) => w.includes(vQ2)).length).toBeGreaterThan(0);
 
@@ -233,8 +216,8 @@ describe('erasure of a person', () => {
       // stream filter hold keyed hashes of the ids).
       expect(await redisMentions(gw.config.REDIS_PREFIX, A.id, [P, ...vP, vP9, sP7, sP8])).toEqual([]);
       const ids = gw.service.ids;
-      expect(Number(await client.hget(keys.erasedPersons(A.id), ids.mark(A.id, 'person', P)))).toBeGreaterThan(0);
-      expect((await client.smembers(keys.erasedVisitors(A.id))).sort()).toEqual([...vP, vP9].map((v) => ids.mark(A.id, 'visitor', v)).sort());
+      expect(Number(await shared.client.hget(keys.erasedPersons(A.id), ids.mark(A.id, 'person', P)))).toBeGreaterThan(0);
+      expect((await shared.client.smembers(keys.erasedVisitors(A.id))).sort()).toEqual([...vP, vP9].map((v) => ids.mark(A.id, 'visitor', v)).sort());
 
       // The old token is refused: by the click route (no cookie set), and for minting again.
       const click = await fetch(`${gw.url}/listings/l1/click?account=${A.id}&session=sp10-${x}&v=${encodeURIComponent(token)}`, {
@@ -248,14 +231,13 @@ describe('erasure of a person', () => {
       expect(
         (await postEvent(gw.url, beacon(A.id, { visitorId: vP[1], sessionId: `sp11-${x}`, path: '/listings/l2' }), { cookie: `mxy_v=${token}` })).status,
       ).toBe(204);
-      live = undefined;
-      await gw.stop();
+      await turns.stop();
 
       // Workers back: the stream drains; P's rows that were waiting never arrive.
-      const s3 = await startTestService({ reuse: s1, env: { ROLES: 'gateway,worker' } });
-      live = s3;
+      const s3 = await turns.start({ reuse: s1, env: { ROLES: 'gateway,worker' } });
       await eventually(
-        async () => (await client.xlen(stream)) === 0 && (await rows(s3.ch, 'SELECT 1 FROM events WHERE visitor_id = {v:String}', { v: vR2 })).length === 1,
+        async () =>
+          (await shared.client.xlen(stream)) === 0 && (await rows(s3.ch, 'SELECT 1 FROM events WHERE visitor_id = {v:String}', { v: vR2 })).length === 1,
         15_000,
       );
       const after = await snapshot(s3.ch);
