@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FLUSH_GROUP } from '../../src/adapters/redis/keys.js';
+import { storedEvent } from '../../src/domain/stored-event.js';
 import { TARGETS, type BenchContext } from '../lib/context.js';
 import { cpuSeconds, runScript, startService } from '../lib/proc.js';
 import { figure, round } from '../lib/report.js';
@@ -98,33 +99,25 @@ async function seedStream(ctx: BenchContext, stream: string, account: string, co
         't',
         'events',
         'r',
-        JSON.stringify({
-          account_id: account,
-          event_id: randomUUID(),
-          ts: at,
-          received_at: at,
-          type: 'pageview',
-          session_id: `s-${s}`,
-          visitor_id: `v-${s}`,
-          person_id: '',
-          path,
-          url: `https://bench.example${path}?utm_medium=email`,
-          title: '12 High Street, a two-bedroom flat',
-          referrer: 'https://www.google.com/',
-          label: '',
-          depth: 0,
-          dwell_ms: 0,
-          listing: '',
-          rec_id: '',
-          segment: '',
-          props: '',
-          ua_family: 'Chrome',
-          device: 'desktop',
-          referrer_host: 'www.google.com',
-          channel: 'email',
-          country: '',
-          ip_hash: 'a1b2c3d4e5f60718',
-        }),
+        JSON.stringify(
+          storedEvent({
+            account_id: account,
+            event_id: randomUUID(),
+            ts: at,
+            received_at: at,
+            session_id: `s-${s}`,
+            visitor_id: `v-${s}`,
+            path,
+            url: `https://bench.example${path}?utm_medium=email`,
+            title: '12 High Street, a two-bedroom flat',
+            referrer: 'https://www.google.com/',
+            ua_family: 'Chrome',
+            device: 'desktop',
+            referrer_host: 'www.google.com',
+            channel: 'email',
+            ip_hash: 'a1b2c3d4e5f60718',
+          }),
+        ),
       );
     }
     await pipe.exec();

@@ -106,23 +106,20 @@ export async function ingest(ctx: BenchContext, run: PhaseRun): Promise<void> {
   const bareUws = startScript('bare-uws', 'bench/baseline/bare-uws.ts', [String(await freePort())]);
   ctx.procs.push(bareUws);
   const barePort = Number((await waitForLine(bareUws, /^listening/)).split(' ')[1]);
-  await run('ingest-single', async () => {
-    const svc = await ingestRun(ctx, gwPort, gateway.pid, false, streamBench);
-    const base = await ingestRun(ctx, baselinePort, baselineIngest.pid, false, 'bl:events');
+  /** The service, the plain baseline and bare uWS under one request shape, as one figure. */
+  const compare = async (batch: boolean, id: string, name: string, label: string) => {
+    const svc = await ingestRun(ctx, gwPort, gateway.pid, batch, streamBench);
+    const base = await ingestRun(ctx, baselinePort, baselineIngest.pid, batch, 'bl:events');
     await redis.del('bl:events');
-    const bare = await ingestRun(ctx, barePort, bareUws.pid, false);
-    ingestFigure(ctx, 'gateway-single', 'Gateway: single-event requests accepted into Redis', svc, base, bare, base.eventsPerS * 1.5);
-    log(`single: service ${svc.eventsPerS}/s, baseline ${base.eventsPerS}/s, bare uWS ${bare.eventsPerS}/s`);
-  });
+    const bare = await ingestRun(ctx, barePort, bareUws.pid, batch);
+    ingestFigure(ctx, id, name, svc, base, bare, base.eventsPerS * 1.5);
+    log(`${label}: service ${svc.eventsPerS}/s, baseline ${base.eventsPerS}/s, bare uWS ${bare.eventsPerS}/s`);
+  };
+  await run('ingest-single', () => compare(false, 'gateway-single', 'Gateway: single-event requests accepted into Redis', 'single'));
   await run('ingest-batch', async () => {
     // Room under the stream's default cap (1,000,000): past it the gateway rightly answers 503.
     if ((await redis.xlen(streamBench)) > 200_000) await redis.xtrim(streamBench, 'MAXLEN', 200_000);
-    const svc = await ingestRun(ctx, gwPort, gateway.pid, true, streamBench);
-    const base = await ingestRun(ctx, baselinePort, baselineIngest.pid, true, 'bl:events');
-    await redis.del('bl:events');
-    const bare = await ingestRun(ctx, barePort, bareUws.pid, true);
-    ingestFigure(ctx, 'gateway-batch', 'Gateway: events accepted into Redis in batches of 20', svc, base, bare, base.eventsPerS * 1.5);
-    log(`batch: service ${svc.eventsPerS}/s, baseline ${base.eventsPerS}/s, bare uWS ${bare.eventsPerS}/s`);
+    await compare(true, 'gateway-batch', 'Gateway: events accepted into Redis in batches of 20', 'batch');
   });
   ctx.state.ingested = await redis.xlen(streamBench);
   await redis.del('bl:events');

@@ -55,6 +55,13 @@ export function flag(args: ParsedArgs, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** The first positional argument, or a usage error saying that `what` (`a person id`) is required. */
+export function firstArg(args: ParsedArgs, what: string): string {
+  const v = args.positional[0];
+  if (!v) throw new UsageError(`${what} is required`);
+  return v;
+}
+
 /** Widest a clipped (prose) column gets. */
 const CLIP_WIDTH = 60;
 

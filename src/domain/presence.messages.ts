@@ -331,25 +331,11 @@ export type LiveClientMessage = z.infer<typeof zLiveClientMessage>;
 /** A page named in a live subscription or a query: a path, as ingest accepts it. */
 export const zLivePage = z.string().min(1).max(2048).startsWith('/');
 
-/** `GET /api/online`. */
-export interface OnlineResponse extends Counts {
-  account: string;
-  page: string | null;
-  percentages: Percentages;
-  pages: PageCount[];
-  totalPages: number;
-  segments: SegmentCount[];
-  crossSegment: number;
+/** `GET /api/online`: the snapshot's counts and pages, without its visitors. */
+export interface OnlineResponse extends Omit<SnapshotMessage, 'type' | 'seq' | 'visitors' | 'truncated'> {
   /** Peaks of the current UTC day, ISO week and month (null when ClickHouse is unreachable). */
   peaks: { day: number; week: number; month: number } | null;
-  ts: number;
 }
 
-/** `GET /api/visitors/live`. */
-export interface LiveVisitorsResponse extends Counts {
-  account: string;
-  page: string | null;
-  visitors: LiveVisitor[];
-  truncated: boolean;
-  ts: number;
-}
+/** `GET /api/visitors/live`: the snapshot's counts and visitors. */
+export type LiveVisitorsResponse = Pick<SnapshotMessage, 'account' | 'page' | keyof Counts | 'visitors' | 'truncated' | 'ts'>;

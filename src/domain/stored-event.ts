@@ -37,3 +37,40 @@ export interface StoredEvent {
 export function chTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
+
+/**
+ * A stored event with every column at its empty default but those given (ts and received_at:
+ * now), for rows written to the stream directly rather than through ingest: a test's backlog or
+ * the rows ClickHouse must refuse, the bench's seeded stream.
+ */
+export function storedEvent({ account_id, event_id, ...over }: Partial<StoredEvent> & Pick<StoredEvent, 'account_id' | 'event_id'>): StoredEvent {
+  const now = chTime(Date.now());
+  return {
+    account_id,
+    event_id,
+    ts: now,
+    received_at: now,
+    type: 'pageview',
+    session_id: 's',
+    visitor_id: 'v',
+    person_id: '',
+    path: '/',
+    url: '',
+    title: '',
+    referrer: '',
+    label: '',
+    depth: 0,
+    dwell_ms: 0,
+    listing: '',
+    rec_id: '',
+    segment: '',
+    props: '',
+    ua_family: '',
+    device: '',
+    referrer_host: '',
+    channel: '',
+    country: '',
+    ip_hash: '',
+    ...over,
+  };
+}

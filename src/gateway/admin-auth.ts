@@ -23,3 +23,13 @@ export function requireAdmin(ctx: GatewayContext, req: Pick<RequestInfo, 'header
   if (asked && asked !== account.id) throw new ForbiddenError('this key does not reach that account');
   return account;
 }
+
+/**
+ * An admin request's query as the object its zod schema reads: without `key` and `account`,
+ * which belong to the credential. `skipEmpty`: a parameter given empty (`?page=`) is absent.
+ */
+export function adminQuery(q: URLSearchParams, { skipEmpty = false } = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of q) if (k !== 'key' && k !== 'account' && !(skipEmpty && v === '')) out[k] = v;
+  return out;
+}

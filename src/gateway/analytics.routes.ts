@@ -1,19 +1,8 @@
-import type { z } from 'zod';
-import {
-  describeIssues,
-  ForbiddenError,
-  GatewayError,
-  NotFoundError,
-  QueryTimeoutError,
-  StoreUnavailableError,
-  TooManyEventsError,
-  ValidationError,
-} from '../errors.js';
+import { ForbiddenError, NotFoundError, TooManyEventsError, ValidationError } from '../errors.js';
 import { kv } from '../logger.js';
 import { appendOr503 } from '../ingest/append.js';
 import type { Account } from '../domain/account.js';
 import { AnalyticsStore } from '../adapters/clickhouse/analytics.store.js';
-import { QueryTimeLimitError } from '../adapters/clickhouse/queries.js';
 import { TABLES } from '../adapters/clickhouse/tables.js';
 import { zPersonId, zSessionId } from '../domain/ids.js';
 import {
@@ -30,20 +19,8 @@ import {
 import { recommendationRow, REC_FUTURE_MS, type RecommendationRow } from '../domain/recommendation.js';
 import { requireAdmin } from './admin-auth.js';
 import type { RouteModule } from './context.js';
-import { bodyJson, handle, routeParam } from './http.js';
-
-/** Parse with a zod schema or answer 400 naming every bad field. */
-function parse<S extends z.ZodType>(schema: S, input: unknown, prefix = ''): z.output<S> {
-  const r = schema.safeParse(input);
-  if (!r.success) throw new ValidationError(describeIssues(r.error.issues, prefix));
-  return r.data;
-}
-
-function queryObject(q: URLSearchParams): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of q) if (k !== 'key' && k !== 'account') out[k] = v;
-  return out;
-}
+import { adminReadRoute } from './admin-route.js';
+import { bodyJson, handle, parseInput } from './http.js';
 
 /**
  * Server-side events name no account, or the key's own: the account always comes from the key.
@@ -72,133 +49,60 @@ function withKeyAccount(body: unknown, account: Account): unknown {
 export const analyticsRoutes: RouteModule = (app, ctx) => {
   const store = new AnalyticsStore(ctx.ch, { timeoutMs: ctx.config.ADMIN_QUERY_TIMEOUT_MS });
 
-  /** Run a tool's queries; a ClickHouse failure is a 503 the client may retry, not a 500. */
-  async function run<T>(tool: string, account: Account, fn: () => Promise<T>, count: (v: T) => number): Promise<T> {
-    const started = performance.now();
-    let out: T;
-    try {
-      out = await fn();
-    } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      if (err instanceof QueryTimeLimitError) {
-        ctx.log.warn(
-          { err, tool, account: account.id, limitMs: ctx.config.ADMIN_QUERY_TIMEOUT_MS },
-          `[admin-api] ${kv({ tool, account: account.id, outcome: 'time-limit' })}`,
-        );
-        throw new QueryTimeoutError(
-          `${tool} ran past the admin query time limit of ${ctx.config.ADMIN_QUERY_TIMEOUT_MS} ms (ADMIN_QUERY_TIMEOUT_MS); narrow the query`,
-        );
-      }
-      ctx.log.error({ err, tool, account: account.id }, `[admin-api] ${kv({ tool, account: account.id, outcome: 'store-error' })}`);
-      throw new StoreUnavailableError('analytics store unavailable, retry later', { retryAfter: 1, cause: err });
-    }
-    const ms = Math.round(performance.now() - started);
-    ctx.log.info({ tool, account: account.id, rows: count(out), ms }, `[admin-api] ${kv({ tool, account: account.id, rows: count(out), ms })}`);
-    return out;
-  }
+  adminReadRoute(app, ctx, {
+    path: '/api/persons/:id/sessions',
+    tool: 'recent-by-person',
+    param: { schema: zPersonId, what: 'person id' },
+    query: zPersonSessionsQuery,
+    read: ({ account, q, id }) => store.recentByPerson(account.id, id, q.limit),
+    rows: (r) => r.sessions.length,
+  });
 
-  app.get(
-    '/api/persons/:id/sessions',
-    handle(
-      'recent-by-person',
-      ctx.handlerOpts,
-      async (req, reply) => {
-        const account = requireAdmin(ctx, req);
-        const person = routeParam(req.params[0], zPersonId, 'person id');
-        const q = parse(zPersonSessionsQuery, queryObject(req.query));
-        const out = await run(
-          'recent-by-person',
-          account,
-          () => store.recentByPerson(account.id, person, q.limit),
-          (r) => r.sessions.length,
-        );
-        reply.json(200, { account: account.id, ...out });
-      },
-      1,
-    ),
-  );
+  adminReadRoute(app, ctx, {
+    path: '/api/pages/visitors',
+    tool: 'recent-by-page',
+    query: zPageVisitorsQuery,
+    read: ({ account, q }) => store.recentByPage(account.id, q, q.limit),
+    rows: (r) => r.visitors.length,
+  });
 
-  app.get(
-    '/api/pages/visitors',
-    handle('recent-by-page', ctx.handlerOpts, async (req, reply) => {
-      const account = requireAdmin(ctx, req);
-      const q = parse(zPageVisitorsQuery, queryObject(req.query));
-      const out = await run(
-        'recent-by-page',
-        account,
-        () => store.recentByPage(account.id, q, q.limit),
-        (r) => r.visitors.length,
-      );
-      reply.json(200, { account: account.id, ...out });
-    }),
-  );
+  adminReadRoute(app, ctx, {
+    path: '/api/engagement',
+    tool: 'engagement-score',
+    query: zEngagementQuery,
+    read: ({ account, q }) => store.engagement(account, q.limit, q.include, Date.now()),
+    rows: (r) => r.queue.length,
+    body: (out, { account, q }) => ({ account: account.id, include: q.include, ...out }),
+  });
 
-  app.get(
-    '/api/engagement',
-    handle('engagement-score', ctx.handlerOpts, async (req, reply) => {
-      const account = requireAdmin(ctx, req);
-      const q = parse(zEngagementQuery, queryObject(req.query));
-      const out = await run(
-        'engagement-score',
-        account,
-        () => store.engagement(account, q.limit, q.include, Date.now()),
-        (r) => r.queue.length,
-      );
-      reply.json(200, { account: account.id, include: q.include, ...out });
-    }),
-  );
+  adminReadRoute(app, ctx, {
+    path: '/api/ctr',
+    tool: 'recommendation-ctr',
+    query: zCtrQuery,
+    read: ({ account, q }) => store.ctr(account.id, q.from, q.to),
+    rows: (r) => r.listings.length,
+  });
 
-  app.get(
-    '/api/ctr',
-    handle('recommendation-ctr', ctx.handlerOpts, async (req, reply) => {
-      const account = requireAdmin(ctx, req);
-      const q = parse(zCtrQuery, queryObject(req.query));
-      const out = await run(
-        'recommendation-ctr',
-        account,
-        () => store.ctr(account.id, q.from, q.to),
-        (r) => r.listings.length,
-      );
-      reply.json(200, { account: account.id, ...out });
-    }),
-  );
+  adminReadRoute(app, ctx, {
+    path: '/api/sessions/:id',
+    tool: 'session-detail',
+    param: { schema: zSessionId, what: 'session id' },
+    query: zSessionDetailQuery,
+    read: ({ account, q, id }) => store.sessionDetail(account.id, id, q.limit),
+    rows: (r) => r?.timeline.length ?? 0,
+    body: (out, { account, id }) => {
+      if (!out) throw new NotFoundError(`no session ${id} in this account`);
+      return { account: account.id, ...out };
+    },
+  });
 
-  app.get(
-    '/api/sessions/:id',
-    handle(
-      'session-detail',
-      ctx.handlerOpts,
-      async (req, reply) => {
-        const account = requireAdmin(ctx, req);
-        const session = routeParam(req.params[0], zSessionId, 'session id');
-        const q = parse(zSessionDetailQuery, queryObject(req.query));
-        const out = await run(
-          'session-detail',
-          account,
-          () => store.sessionDetail(account.id, session, q.limit),
-          (r) => r?.timeline.length ?? 0,
-        );
-        if (!out) throw new NotFoundError(`no session ${session} in this account`);
-        reply.json(200, { account: account.id, ...out });
-      },
-      1,
-    ),
-  );
-
-  app.get(
-    '/api/briefing',
-    handle('briefing', ctx.handlerOpts, async (req, reply) => {
-      const account = requireAdmin(ctx, req);
-      const q = parse(zBriefingQuery, queryObject(req.query));
-      const out = await run(
-        'briefing',
-        account,
-        () => store.briefing(account.id, q.since, q.limit, q.pages, Date.now()),
-        (r) => r.people.length,
-      );
-      reply.json(200, { account: account.id, ...out });
-    }),
-  );
+  adminReadRoute(app, ctx, {
+    path: '/api/briefing',
+    tool: 'briefing',
+    query: zBriefingQuery,
+    read: ({ account, q }) => store.briefing(account.id, q.since, q.limit, q.pages, Date.now()),
+    rows: (r) => r.people.length,
+  });
 
   app.post(
     '/api/events',
@@ -220,13 +124,13 @@ export const analyticsRoutes: RouteModule = (app, ctx) => {
     '/api/recommendations',
     handle('record-recommendation', ctx.handlerOpts, async (req, reply) => {
       const account = requireAdmin(ctx, req);
-      const list = parse(zRecommendationBody, bodyJson(await req.body()));
+      const list = parseInput(zRecommendationBody, bodyJson(await req.body()));
       if (list.length > MAX_RECOMMENDATIONS_PER_REQUEST) {
         throw new TooManyEventsError(`at most ${MAX_RECOMMENDATIONS_PER_REQUEST} recommendations per request, got ${list.length}`);
       }
       const now = Date.now();
       const rows: RecommendationRow[] = list.map((item, i) => {
-        const r = parse(zRecommendationInput, item, list.length > 1 ? `recommendations.${i}.` : '');
+        const r = parseInput(zRecommendationInput, item, list.length > 1 ? `recommendations.${i}.` : '');
         if (r.ts !== undefined && r.ts > now + REC_FUTURE_MS)
           throw new ValidationError(`${list.length > 1 ? `recommendations.${i}.` : ''}ts is more than a day in the future`);
         return recommendationRow(r, account.id, now);

@@ -15,6 +15,25 @@ function withTimeout(check: () => Promise<string | undefined>): Promise<string |
   return Promise.race([check(), late]).finally(() => clearTimeout(timer));
 }
 
+/** Readiness checks fail on an exception or a late answer as on a problem they name. */
+async function probe(check: () => Promise<string | undefined>): Promise<string | undefined> {
+  try {
+    return await withTimeout(check);
+  } catch (err) {
+    return (err as Error).message || 'failed';
+  }
+}
+
+/** A check's name and the problem it found, if any. */
+type CheckResult = [name: string, problem: string | undefined];
+
+/** Each check's answer (`ok` or its problem, in the order the checks were registered) and whether all passed. */
+function report(results: CheckResult[]): { pass: boolean; checks: Record<string, string> } {
+  const checks: Record<string, string> = {};
+  for (const [name, problem] of results) checks[name] = problem ?? 'ok';
+  return { pass: results.every(([, problem]) => !problem), checks };
+}
+
 /**
  * Liveness, readiness (every registered check) and Prometheus metrics. Liveness checks are
  * synchronous and name only what a restart of the process would mend (a private Redis given up
@@ -26,35 +45,16 @@ export const healthRoutes =
     app.get(
       '/healthz',
       handle('healthz', ctx.handlerOpts, (_req, reply) => {
-        const checks: Record<string, string> = {};
-        let live = true;
-        for (const [name, check] of liveness) {
-          const problem = check();
-          checks[name] = problem ?? 'ok';
-          if (problem) live = false;
-        }
-        reply.json(live ? 200 : 503, { status: live ? 'ok' : 'unhealthy', checks });
+        const { pass, checks } = report([...liveness].map(([name, check]) => [name, check()]));
+        reply.json(pass ? 200 : 503, { status: pass ? 'ok' : 'unhealthy', checks });
       }),
     );
 
     app.get(
       '/readyz',
       handle('readyz', ctx.handlerOpts, async (_req, reply) => {
-        const checks: Record<string, string> = {};
-        let ready = true;
-        await Promise.all(
-          [...ctx.readiness].map(async ([name, check]) => {
-            let problem: string | undefined;
-            try {
-              problem = await withTimeout(check);
-            } catch (err) {
-              problem = (err as Error).message || 'failed';
-            }
-            checks[name] = problem ?? 'ok';
-            if (problem) ready = false;
-          }),
-        );
-        reply.json(ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', checks });
+        const { pass, checks } = report(await Promise.all([...ctx.readiness].map(async ([name, check]): Promise<CheckResult> => [name, await probe(check)])));
+        reply.json(pass ? 200 : 503, { status: pass ? 'ready' : 'not-ready', checks });
       }),
     );
 

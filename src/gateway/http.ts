@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { TextDecoder } from 'node:util';
 import type { z } from 'zod';
-import { GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, ValidationError } from '../errors.js';
+import { describeIssues, GatewayError, InvalidEncodingError, InvalidJsonError, PayloadTooLargeError, ValidationError } from '../errors.js';
 import { kv, type Logger } from '../logger.js';
 import { toGatewayError } from './error-map.js';
 import { clientAddress, type ProxyTrust } from '../domain/trusted-proxy.js';
@@ -309,6 +309,13 @@ export function bodyJson(buf: Buffer): unknown {
   } catch {
     throw new InvalidJsonError('body is not valid JSON');
   }
+}
+
+/** Parse with a zod schema or answer 400 naming every bad field (`describeIssues`). */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, prefix = '', whole?: string): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new ValidationError(describeIssues(r.error.issues, prefix, whole));
+  return r.data;
 }
 
 /** A route parameter (`:id`), percent-decoded and checked by `schema`; 400 naming `what` otherwise. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeIssues, InvalidJsonError, NotFoundError, UnknownAccountError, ValidationError } from '../errors.js';
+import { InvalidJsonError, NotFoundError, UnknownAccountError, ValidationError } from '../errors.js';
 import type { Account } from '../domain/account.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
 import { LISTING_SLUG_RE as SLUG_RE, OPAQUE_ID_RE as ID_RE, zPersonId, zVisitorId } from '../domain/ids.js';
@@ -9,9 +9,9 @@ import { kv } from '../logger.js';
 import { appendOr503 } from '../ingest/append.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { handle, parseCookies, type RequestInfo } from './http.js';
+import { handle, parseCookies, parseInput, type RequestInfo } from './http.js';
 import { agentFacts } from '../ingest/index.js';
-import { ingestErrorOpts } from './ingest.routes.js';
+import { ingestErrorOpts } from './ingest-error-opts.js';
 
 /** The snippet's first-party visitor cookie (fallback when localStorage is unavailable). */
 export const VISITOR_COOKIE = 'mxy_a';
@@ -45,9 +45,7 @@ async function jsonBody<T>(req: RequestInfo, schema: z.ZodType<T>): Promise<T> {
   } catch {
     throw new InvalidJsonError('body is not valid JSON');
   }
-  const r = schema.safeParse(parsed);
-  if (!r.success) throw new ValidationError(describeIssues(r.error.issues));
-  return r.data;
+  return parseInput(schema, parsed);
 }
 
 function idOrEmpty(v: string | null | undefined): string {

@@ -1,8 +1,8 @@
 import { ForbiddenOriginError, RateLimitedError, UnsupportedMediaTypeError } from '../errors.js';
-import { kv } from '../logger.js';
 import { anyAccountAllows, corsHeaders } from './cors.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { bodyJson, handle, reportError, type HandlerOptions } from './http.js';
+import { bodyJson, handle, reportError } from './http.js';
+import { ingestErrorOpts } from './ingest-error-opts.js';
 
 /** A 1×1 transparent GIF. */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -11,18 +11,6 @@ const PIXEL_HEADERS = {
   'content-type': 'image/gif',
   'cache-control': 'no-store, max-age=0',
 };
-
-/**
- * Error answers of the public ingest routes: counted by reason, logged as the greppable
- * `[v-event-error]` product line.
- */
-export function ingestErrorOpts(ctx: GatewayContext): HandlerOptions {
-  return {
-    ...ctx.handlerOpts,
-    errorLine: (err, req) => `[v-event-error] ${kv({ reason: err.reason, status: err.status, path: req.url })}`,
-    onError: (err) => ctx.metrics.inc('visitor_events_rejected_total', { reason: err.reason }),
-  };
-}
 
 function rateLimit(ctx: GatewayContext, ip: string): void {
   const wait = ctx.rateLimiter.take(ip);

@@ -1,28 +1,31 @@
 import { z } from 'zod';
-import { describeIssues, InvalidJsonError, NotFoundError, StoreUnavailableError, ValidationError } from '../errors.js';
+import { InvalidJsonError, NotFoundError, StoreUnavailableError } from '../errors.js';
 import { kv } from '../logger.js';
 import type { JobQueues } from '../adapters/queues/job-queues.js';
 import { zBackfillRequest } from '../adapters/queues/job.schema.js';
 import { zPersonId } from '../domain/ids.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { bodyText, handle, routeParam } from './http.js';
+import { bodyText, handle, parseInput, routeParam } from './http.js';
 
 function queues(ctx: GatewayContext): JobQueues {
   if (!ctx.jobs) throw new StoreUnavailableError('job queues are not available in this process');
   return ctx.jobs;
 }
 
-async function enqueue(ctx: GatewayContext, add: () => Promise<string>): Promise<string> {
+/** A call to the job queue; a failure of Redis under it is a 503, logged as `failed`. */
+async function queueCall<T>(ctx: GatewayContext, failed: string, call: () => Promise<T>, retryAfter?: number): Promise<T> {
   try {
-    return await add();
+    return await call();
   } catch (err) {
-    ctx.log.error({ err }, '[jobs] could not add the job');
-    throw new StoreUnavailableError('the job queue is unavailable, retry later', { retryAfter: 5, cause: err });
+    ctx.log.error({ err }, failed);
+    throw new StoreUnavailableError('the job queue is unavailable, retry later', { retryAfter, cause: err });
   }
 }
 
-/** Route parameters arrive percent-encoded. */
+/** An enqueue may be retried in a few seconds. */
+const enqueue = (ctx: GatewayContext, add: () => Promise<string>) => queueCall(ctx, '[jobs] could not add the job', add, 5);
+
 /**
  * Admin job routes: `POST /api/backfill`, `POST /api/persons/:id/erase`, `GET /api/jobs/:id`.
  * Jobs belong to the account of the admin key that created them; another account's job is a 404.
@@ -47,10 +50,9 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
           throw new InvalidJsonError('body must be JSON { "logs": "<text>", "from"?: ISO, "to"?: ISO } or text/plain log lines');
         }
       }
-      const parsed = zBackfillRequest.safeParse(input);
-      if (!parsed.success) throw new ValidationError(describeIssues(parsed.error.issues));
-      const jobId = await enqueue(ctx, () => jobs.addBackfill(account.id, parsed.data));
-      const bytes = Buffer.byteLength(parsed.data.logs);
+      const request = parseInput(zBackfillRequest, input);
+      const jobId = await enqueue(ctx, () => jobs.addBackfill(account.id, request));
+      const bytes = Buffer.byteLength(request.logs);
       ctx.log.info({ account: account.id, job: jobId, bytes }, `[jobs] ${kv({ queued: 'backfill', account: account.id, job: jobId, bytes })}`);
       reply.json(202, { jobId });
     }),
@@ -82,13 +84,7 @@ export const jobsRoutes: RouteModule = (app, ctx) => {
         const account = requireAdmin(ctx, req);
         const jobs = queues(ctx);
         const id = routeParam(req.params[0], z.string(), 'job id');
-        let status;
-        try {
-          status = await jobs.status(account.id, id);
-        } catch (err) {
-          ctx.log.error({ err }, '[jobs] status lookup failed');
-          throw new StoreUnavailableError('the job queue is unavailable, retry later');
-        }
+        const status = await queueCall(ctx, '[jobs] status lookup failed', () => jobs.status(account.id, id));
         if (!status) throw new NotFoundError(`no job ${id} for this account`);
         reply.json(200, status);
       },

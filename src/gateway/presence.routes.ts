@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { describeIssues, ValidationError } from '../errors.js';
+import type { Account } from '../domain/account.js';
 import { recordedPeaks, type RecordedPeaks } from '../adapters/clickhouse/presence-peaks.store.js';
 import type { PresenceStore } from '../adapters/redis/presence.store.js';
 import { presencePath } from '../domain/presence.rules.js';
 import { snapshotMessage, zLivePage, type LiveVisitorsResponse, type OnlineResponse } from '../domain/presence.messages.js';
 import type { RouteModule } from './context.js';
-import { handle } from './http.js';
-import { requireAdmin } from './admin-auth.js';
+import { handle, parseInput } from './http.js';
+import { adminQuery, requireAdmin } from './admin-auth.js';
 
 const zOnlineQuery = z.object({
   page: zLivePage.optional(),
@@ -19,25 +19,27 @@ const zVisitorsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-function parseQuery<T extends z.ZodType>(schema: T, q: URLSearchParams): z.infer<T> {
-  const obj: Record<string, string> = {};
-  for (const [k, v] of q) if (k !== 'key' && k !== 'account' && v !== '') obj[k] = v;
-  const parsed = schema.safeParse(obj);
-  if (!parsed.success) throw new ValidationError(describeIssues(parsed.error.issues, '', ''));
-  return parsed.data;
+/** A query without the credential's parameters; one given empty (`?page=`) is absent. */
+function parseQuery<T extends z.ZodType>(schema: T, q: URLSearchParams): z.output<T> {
+  return parseInput(schema, adminQuery(q, { skipEmpty: true }), '', '');
 }
 
 /** `GET /api/online` and `GET /api/visitors/live` (admin key; one key, one account). */
 export function presenceRoutes(store: PresenceStore): RouteModule {
+  /** The site's snapshot, or the page's when one is asked for. */
+  async function snapshot(account: Account, asked: string | undefined, sizes: { visitors: number; pages: number }) {
+    const page = asked === undefined ? null : presencePath(asked);
+    const raw = await store.snapshot(account.id, { page, ...sizes, pageSegments: account.pageSegments });
+    return { page, raw, snap: snapshotMessage(account.id, page, raw, Date.now()) };
+  }
+
   return (app, ctx) => {
     app.get(
       '/api/online',
       handle('online', ctx.handlerOpts, async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const q = parseQuery(zOnlineQuery, req.query);
-        const page = q.page === undefined ? null : presencePath(q.page);
-        const raw = await store.snapshot(account.id, { page, visitors: 0, pages: q.limit, pageSegments: account.pageSegments });
-        const snap = snapshotMessage(account.id, page, raw, Date.now());
+        const { page, raw, snap } = await snapshot(account, q.page, { visitors: 0, pages: q.limit });
         let peaks: RecordedPeaks | null = null;
         try {
           const p = await recordedPeaks(ctx.ch, account.id);
@@ -69,9 +71,7 @@ export function presenceRoutes(store: PresenceStore): RouteModule {
       handle('visitors-live', ctx.handlerOpts, async (req, reply) => {
         const account = requireAdmin(ctx, req);
         const q = parseQuery(zVisitorsQuery, req.query);
-        const page = q.page === undefined ? null : presencePath(q.page);
-        const raw = await store.snapshot(account.id, { page, visitors: q.limit, pages: 0, pageSegments: account.pageSegments });
-        const snap = snapshotMessage(account.id, page, raw, Date.now());
+        const { page, snap } = await snapshot(account, q.page, { visitors: q.limit, pages: 0 });
         const body: LiveVisitorsResponse = {
           account: account.id,
           page,

@@ -8,13 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { eventually, rows } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
-import { storedEventRow } from '../support/stored-rows.js';
+import { storedEvent } from '../../src/domain/stored-event.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
 const t = useTestService({ env: { FLUSH_BATCH_SIZE: '1000', FLUSH_INTERVAL_MS: '300' } });
 
 function rowText(account: string, id: string, patch: (json: string) => string): string {
-  const row = storedEventRow({ account_id: account, event_id: id, session_id: 's-poison', visitor_id: 'v-poison', path: '/poison', url: 'URL' });
+  const row = storedEvent({ account_id: account, event_id: id, session_id: 's-poison', visitor_id: 'v-poison', path: '/poison', url: 'URL' });
   return patch(JSON.stringify(row));
 }
 

@@ -2,25 +2,14 @@
  * Redis is down and the operator asks who is online: the answer is a 503 the client may retry
  * (with Retry-After), never a 500, and it is logged at error as an `[api-error]` line.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, startLocalRedis, type LocalRedis } from '../../src/adapters/redis/launcher.js';
-import { createLogger } from '../../src/logger.js';
 import { useTestService } from '../support/fixture.js';
+import { restartableRedis, type RestartableRedis } from './support/restartable-redis.js';
 
-let redis: LocalRedis;
-let redisDir: string;
-let port: number;
-const log = createLogger('silent');
+let redis: RestartableRedis;
 
 const t = useTestService(async (fx) => {
-  redisDir = fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-fault-redis-')));
-  port = await freePort();
-  redis = await startLocalRedis(redisDir, log, { port });
-  // The test replaces `redis` with a restarted server, so the service can stop cleanly.
-  fx.track(() => redis.stop());
+  redis = await restartableRedis(fx);
   return { redisUrl: redis.url };
 });
 
@@ -35,6 +24,7 @@ describe('fault: Redis down under /api/online', () => {
     expect(res.headers.get('retry-after')).toBe('1');
     expect(body.code).toBe('GW_ERR_STORE_UNAVAILABLE');
     expect(t.messages().some((m) => m.startsWith('[api-error]') && m.includes('status=503') && m.includes('route=online'))).toBe(true);
-    redis = await startLocalRedis(redisDir, log, { port });
+    // Back up, so the service can stop cleanly.
+    await redis.start();
   });
 });

@@ -3,27 +3,16 @@
  * gateway answers 503 instead of accepting what it cannot store, `/readyz` says so, and once
  * Redis is back on the same port and data dir every event it did accept lands in ClickHouse.
  */
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, startLocalRedis, type LocalRedis } from '../../src/adapters/redis/launcher.js';
-import { createLogger } from '../../src/logger.js';
 import { eventually } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
+import { restartableRedis, type RestartableRedis } from './support/restartable-redis.js';
 import { Ledger, writeReport } from './support/ledger.js';
 
-let redis: LocalRedis;
-let redisDir: string;
-let port: number;
-const log = createLogger('silent');
+let redis: RestartableRedis;
 
 const t = useTestService(async (fx) => {
-  redisDir = fx.trackDir(await mkdtemp(path.join(os.tmpdir(), 'visitor-fault-redis-')));
-  port = await freePort();
-  redis = await startLocalRedis(redisDir, log, { port });
-  // The test replaces `redis` with a restarted server: stop whichever is current.
-  fx.track(() => redis.stop());
+  redis = await restartableRedis(fx);
   return { redisUrl: redis.url };
 });
 
@@ -56,7 +45,7 @@ describe('fault: Redis restarts', () => {
     expect(ready.status).toBe(503);
     expect(readyBody.checks.redis).not.toBe('ok');
 
-    redis = await startLocalRedis(redisDir, log, { port });
+    await redis.start();
     const acceptedBefore = ledger.accepted.size;
     await eventually(() => ledger.accepted.size >= acceptedBefore + 50, 30_000);
     await stopSending();

@@ -6,13 +6,25 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { engagementScore } from '../../src/domain/engagement.js';
 import { randomId, rows, eventually } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
-import { adminHeaders, buildSeed, flatEvents, HOUR, iso, loadSeed, MIN, personOf, whoKey, type FlatEvent, type Seed } from '../support/analytics-seed.js';
+import {
+  adminHeaders,
+  beaconOf,
+  buildSeed,
+  flatEvents,
+  HOUR,
+  iso,
+  loadSeed,
+  MIN,
+  personOf,
+  whoKey,
+  type FlatEvent,
+  type Seed,
+} from '../support/analytics-seed.js';
+import { cliAgainst } from '../support/cli.js';
 
 const ACME = randomId('acme');
 const BETA = randomId('beta');
@@ -477,18 +489,7 @@ describe('bad input', () => {
 describe('writes and replays', () => {
   it('a replayed ingest batch and a re-reported recommendation never double-count', async () => {
     const s = seed.sessions.find((x) => x.sessionId === 's-n3')!;
-    const replay = await post('/api/events', {
-      events: s.events.map((e) => ({
-        type: e.type,
-        sessionId: s.sessionId,
-        visitorId: s.visitorId,
-        path: e.path,
-        eventId: e.eventId,
-        ts: e.ts,
-        listing: e.listing,
-        rec: e.rec,
-      })),
-    });
+    const replay = await post('/api/events', { events: s.events.map((e) => beaconOf(s, e)) });
     expect(replay.body).toEqual({ accepted: 0, duplicates: s.events.length });
     const rec = seed.recs.find((r) => r.recId === 'r-300')!;
     expect((await post('/api/recommendations', { listing: rec.listing, recId: rec.recId, sessionId: rec.sessionId, ts: rec.ts })).status).toBe(202);
@@ -524,16 +525,7 @@ describe('writes and replays', () => {
 });
 
 describe('visitor CLI', () => {
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-    const code = await runCli([...argv, '--url', t.url, '--key', key(ACME)], {
-      stdout: sink((s) => (out += s)) as unknown as typeof process.stdout,
-      stderr: sink((s) => (err += s)) as unknown as typeof process.stderr,
-    });
-    return { code, out, err };
-  }
+  const cli = (...argv: string[]) => cliAgainst(t.url, key(ACME), argv);
 
   it('prints tables for people and the API answer with --json', async () => {
     const json = await cli('recent-by-person', 'p-alice', '--json');

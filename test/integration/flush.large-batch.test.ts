@@ -7,11 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { chTime } from '../../src/domain/stored-event.js';
+import { chTime, storedEvent } from '../../src/domain/stored-event.js';
 import { FLUSH_GROUP, RedisKeys } from '../../src/adapters/redis/keys.js';
 import { eventually, randomId, rows, type TestRedis, type TestService } from '../support/services.js';
 import { useFixture } from '../support/fixture.js';
-import { storedEventRow } from '../support/stored-rows.js';
 
 const BACKLOG = 130_000;
 let redis: TestRedis;
@@ -35,7 +34,7 @@ describe('flush: the largest allowed batch', () => {
       const pipe = client.pipeline();
       for (let j = i; j < Math.min(BACKLOG, i + 10_000); j++) {
         const at = chTime(now - (BACKLOG - j));
-        const row = storedEventRow({
+        const row = storedEvent({
           account_id: account,
           event_id: randomUUID(),
           ts: at,

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { beacon, BROWSER_UA, eventually, postEvent, randomId, rows, type TestAccount } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
+import { cliAgainst } from '../support/cli.js';
 
 const t = useTestService({ withRedis: true, accounts: [randomId('mga'), randomId('mgb')] });
 let A: TestAccount;
@@ -226,43 +225,23 @@ describe('POST /api/identify', () => {
 });
 
 describe('CLI', () => {
-  function capture() {
-    let text = '';
-    const stream = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        text += chunk.toString();
-        cb();
-      },
-    });
-    return { stream, text: () => text };
-  }
-
   it('mint-token prints a token the click route accepts; identify binds a visitor', async () => {
-    const out = capture();
-    const err = capture();
-    const code = await runCli(['mint-token', 'p-cli', '--ttl-days', '2', '--json', '--url', t.url, '--key', A.adminKey], {
-      stdout: out.stream,
-      stderr: err.stream,
-    } as never);
-    expect(err.text()).toBe('');
-    expect(code).toBe(0);
-    const minted = JSON.parse(out.text()) as { token: string; expiryMs: number };
+    const mint = await cliAgainst(t.url, A.adminKey, ['mint-token', 'p-cli', '--ttl-days', '2', '--json']);
+    expect(mint.err).toBe('');
+    expect(mint.code).toBe(0);
+    const minted = JSON.parse(mint.out) as { token: string; expiryMs: number };
     expect(minted.expiryMs - Date.now()).toBeGreaterThan(2 * 86_400_000 - 60_000);
     expect(minted.expiryMs - Date.now()).toBeLessThanOrEqual(2 * 86_400_000);
     expect(await clickLink(minted.token, randomId('s'))).toBe(`mxy_v=${minted.token}`);
 
     const V = randomId('v');
-    const out2 = capture();
-    const code2 = await runCli(['identify', V, 'p-cli', '--json', '--url', t.url, '--key', A.adminKey], {
-      stdout: out2.stream,
-      stderr: capture().stream,
-    } as never);
-    expect(code2).toBe(0);
-    expect(JSON.parse(out2.text())).toMatchObject({ visitorId: V, personId: 'p-cli', source: 'identify', confidence: 1 });
+    const identify = await cliAgainst(t.url, A.adminKey, ['identify', V, 'p-cli', '--json']);
+    expect(identify.code).toBe(0);
+    expect(JSON.parse(identify.out)).toMatchObject({ visitorId: V, personId: 'p-cli', source: 'identify', confidence: 1 });
     await eventually(async () => (await edgesOf(V)).length === 1);
 
-    const usage = capture();
-    expect(await runCli(['mint-token', '--url', t.url, '--key', A.adminKey], { stdout: capture().stream, stderr: usage.stream } as never)).toBe(2);
-    expect(usage.text()).toContain('usage: visitor mint-token <personId>');
+    const usage = await cliAgainst(t.url, A.adminKey, ['mint-token']);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toContain('usage: visitor mint-token <personId>');
   });
 });

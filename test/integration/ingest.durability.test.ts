@@ -1,21 +1,13 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FLUSH_GROUP, RedisKeys } from '../../src/adapters/redis/keys.js';
-import type { RedisClient } from '../../src/adapters/redis/client.js';
-import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
-import { useFixture } from '../support/fixture.js';
-
-let redis: TestRedis;
-let client: RedisClient;
+import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
+import { useFixture, useTestRedis } from '../support/fixture.js';
 
 const fx = useFixture();
-
-beforeAll(async () => {
-  redis = await fx.redis();
-  client = fx.redisClient(redis.url);
-});
+const shared = useTestRedis(fx);
 
 async function postMany(t: TestService, n: number, sessionId: string): Promise<string[]> {
   const ids: string[] = [];
@@ -70,7 +62,7 @@ async function outageProxy(target: URL): Promise<{ url: string; down(): void; up
 describe('durability of accepted events', () => {
   it('a worker killed after its insert and before its ack loses nothing and duplicates nothing', async () => {
     // Gateway + store in this process; the doomed worker is a real separate process.
-    const t = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway,store' } });
+    const t = await startTestService({ redisUrl: shared.redis.url, env: { ROLES: 'gateway,store' } });
     const sessionId = `s-crash-${Date.now()}`;
     const sent = await postMany(t, 30, sessionId);
     const stream = new RedisKeys(t.config.REDIS_PREFIX).eventStream(t.account.id);
@@ -81,7 +73,7 @@ describe('durability of accepted events', () => {
         '--import',
         'tsx',
         path.resolve('test/support/crashing-worker.ts'),
-        redis.url,
+        shared.redis.url,
         t.service.storeUrl!,
         t.config.CLICKHOUSE_DATABASE,
         t.config.REDIS_PREFIX,
@@ -96,21 +88,21 @@ describe('durability of accepted events', () => {
     expect(out).toContain('inserted 30');
     // Inserted, never acknowledged: the 30 entries are pending under the dead consumer.
     expect(await storedIds(t, sessionId)).toEqual([...sent].sort());
-    const pending = (await client.xpending(stream, FLUSH_GROUP)) as [number, ...unknown[]];
+    const pending = (await shared.client.xpending(stream, FLUSH_GROUP)) as [number, ...unknown[]];
     expect(pending[0]).toBe(30);
 
     // A healthy worker (small reclaim idle time) claims the dead consumer's entries.
     const worker = await startTestService({ reuse: t, env: { ROLES: 'worker', CLICKHOUSE_URL: t.service.storeUrl!, RECLAIM_IDLE_MS: '500' } });
-    await eventually(async () => ((await client.xpending(stream, FLUSH_GROUP)) as [number])[0] === 0, 20_000);
+    await eventually(async () => ((await shared.client.xpending(stream, FLUSH_GROUP)) as [number])[0] === 0, 20_000);
     expect(await storedIds(t, sessionId)).toEqual([...sent].sort());
     expect(worker.messages()).toContain('[flush] skipped re-delivered rows already in ClickHouse');
-    await eventually(async () => (await client.xlen(stream)) === 0);
+    await eventually(async () => (await shared.client.xlen(stream)) === 0);
     await worker.stop();
     await t.stop();
   });
 
   it('while ClickHouse is unavailable events wait in the stream, and land once when it returns', async () => {
-    const t = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway,store' } });
+    const t = await startTestService({ redisUrl: shared.redis.url, env: { ROLES: 'gateway,store' } });
     const proxy = await outageProxy(new URL(t.service.storeUrl!));
     const worker = await startTestService({ reuse: t, env: { ROLES: 'worker', CLICKHOUSE_URL: proxy.url } });
     const stream = new RedisKeys(t.config.REDIS_PREFIX).eventStream(t.account.id);
@@ -120,13 +112,13 @@ describe('durability of accepted events', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(await storedIds(t, sessionId)).toEqual([]);
     // Other rows (presence samples) share the stream; count the events.
-    const waiting = (await client.xrange(stream, '-', '+')).filter(([, f]) => f[1] === 'events');
+    const waiting = (await shared.client.xrange(stream, '-', '+')).filter(([, f]) => f[1] === 'events');
     expect(waiting.length).toBe(25);
     expect(worker.messages().some((m) => m.startsWith('[flush] insert failed'))).toBe(true);
     proxy.up();
     await eventually(async () => (await storedIds(t, sessionId)).length === 25, 20_000);
     expect(await storedIds(t, sessionId)).toEqual([...sent].sort());
-    await eventually(async () => (await client.xlen(stream)) === 0);
+    await eventually(async () => (await shared.client.xlen(stream)) === 0);
     await worker.stop();
     proxy.close();
     await t.stop();

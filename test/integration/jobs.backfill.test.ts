@@ -1,59 +1,16 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClient } from '../../src/adapters/redis/client.js';
+import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { runCli } from '../../src/cli/main.js';
-import { beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
-import { useFixture } from '../support/fixture.js';
+import { beacon, eventually, postEvent, rows } from '../support/services.js';
+import { serviceTurns, useFixture, useTestRedis } from '../support/fixture.js';
+import { cliAgainst } from '../support/cli.js';
+import { adminApi, jobDone, jobStatus } from '../support/jobs.js';
 
-let redis: TestRedis;
-let client: RedisClient;
-let t: TestService | undefined;
 const fx = useFixture();
-
-beforeAll(async () => {
-  redis = await fx.redis();
-  client = fx.redisClient(redis.url);
-  // The services before `t` are each stopped in the test that started them.
-  fx.track(async () => {
-    await t?.stop();
-    if (t) await removeTestData(t);
-  });
-});
-
-function api(svc: TestService, key: string, method: string, p: string, body?: unknown): Promise<Response> {
-  return fetch(`${svc.url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
-async function jobStatus(
-  svc: TestService,
-  key: string,
-  id: string,
-): Promise<{ state: string; progress: number; result: Record<string, unknown> | null; failedReason?: string }> {
-  const res = await api(svc, key, 'GET', `/api/jobs/${id}`);
-  expect(res.status).toBe(200);
-  return (await res.json()) as never;
-}
-
-function capture(): { stream: Writable; text(): string } {
-  let out = '';
-  return {
-    stream: new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out += chunk.toString();
-        cb();
-      },
-    }),
-    text: () => out,
-  };
-}
+const shared = useTestRedis(fx);
+const turns = serviceTurns(fx);
 
 describe('backfill from logs', () => {
   it('writes exactly the lines of the window once, survives a restart before pickup, and gives the hand-computed CTR', async () => {
@@ -65,7 +22,7 @@ describe('backfill from logs', () => {
 
     // A live click already recorded (and flushed) for (s4, l1, r4), 2 s before the logged one:
     // that log line is the same click and is not written again.
-    const first = await startTestService({ redisUrl: redis.url, env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' }, accounts: accountIds });
+    const first = await turns.start({ redisUrl: shared.redis.url, env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' }, accounts: accountIds });
     const live = beacon(accountIds[0]!, {
       type: 'click',
       sessionId: 's4',
@@ -78,16 +35,16 @@ describe('backfill from logs', () => {
     });
     expect((await postEvent(first.url, live)).status).toBe(204);
     await eventually(async () => (await rows(first.ch, `SELECT 1 FROM events WHERE visitor_id = 'v-live'`)).length === 1);
-    await first.stop();
+    await turns.stop();
 
     // Gateway only: the job waits in Redis until a worker starts.
-    const gw = await startTestService({ reuse: first, env: { ROLES: 'gateway' } });
+    const gw = await turns.start({ reuse: first, env: { ROLES: 'gateway' } });
     const A = gw.accounts[0]!;
     const B = gw.accounts[1]!;
 
     // An erased person's lines must not come back.
     const keys = new RedisKeys(gw.config.REDIS_PREFIX);
-    await client.hset(keys.erasedPersons(A.id), gw.service.ids.mark(A.id, 'person', 'p-gone'), String(Date.now()));
+    await shared.client.hset(keys.erasedPersons(A.id), gw.service.ids.mark(A.id, 'person', 'p-gone'), String(Date.now()));
 
     const log = [
       `${iso(-5)} [property-recommended] account=${A.id} session=s1 listing=l1 rec=r0`, // before window
@@ -116,24 +73,20 @@ describe('backfill from logs', () => {
 
     // Bad requests are refused with a clear 4xx.
     expect((await fetch(`${gw.url}/api/backfill`, { method: 'POST', body: '{}' })).status).toBe(401);
-    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: '' })).status).toBe(400);
-    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: 'yesterday' })).status).toBe(400);
-    expect((await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: to, to: from })).status).toBe(400);
+    expect((await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: '' })).status).toBe(400);
+    expect((await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: 'yesterday' })).status).toBe(400);
+    expect((await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: 'x', from: to, to: from })).status).toBe(400);
 
-    const res = await api(gw, A.adminKey, 'POST', '/api/backfill', { logs: log, from, to });
+    const res = await adminApi(gw, A.adminKey, 'POST', '/api/backfill', { logs: log, from, to });
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
     expect((await jobStatus(gw, A.adminKey, jobId)).state).toBe('waiting');
     // Another account's key cannot see the job.
-    expect((await api(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
-    await gw.stop();
+    expect((await adminApi(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
+    await turns.stop();
 
-    t = await startTestService({ reuse: gw, env: { ROLES: 'gateway,worker' } });
-    const done = await eventually(async () => {
-      const s = await jobStatus(t!, A.adminKey, jobId);
-      expect(s.state).not.toBe('failed');
-      return s.state === 'completed' ? s : undefined;
-    }, 30_000);
+    const t = await turns.start({ reuse: gw, env: { ROLES: 'gateway,worker' } });
+    const done = await jobDone(t, A.adminKey, jobId);
     expect(done.progress).toBe(100);
     expect(done.result).toMatchObject({
       recWritten: 5,
@@ -175,7 +128,7 @@ describe('backfill from logs', () => {
       { listing: 'l2', impressions: 2, clicks: 2, ctr: 1 },
     ];
     const ctr = async () =>
-      (await rows<Record<string, unknown>>(t!.ch, ctrSql, { a: A.id })).map((r) => ({
+      (await rows<Record<string, unknown>>(t.ch, ctrSql, { a: A.id })).map((r) => ({
         ...r,
         impressions: Number(r.impressions),
         clicks: Number(r.clicks),
@@ -188,15 +141,10 @@ describe('backfill from logs', () => {
     fx.trackDir(dir);
     const file = path.join(dir, 'reco.log');
     await writeFile(file, log);
-    const stdout = capture();
-    const stderr = capture();
-    const code = await runCli(['backfill-from-logs', file, '--from', from, '--to', to, '--wait', '--json', '--url', t.url, '--key', A.adminKey], {
-      stdout: stdout.stream,
-      stderr: stderr.stream,
-    } as never);
-    expect(stderr.text()).toMatch(/\[#{30}\] 100% completed/);
+    const { code, out, err } = await cliAgainst(t.url, A.adminKey, ['backfill-from-logs', file, '--from', from, '--to', to, '--wait', '--json']);
+    expect(err).toMatch(/\[#{30}\] 100% completed/);
     expect(code).toBe(0);
-    const again = JSON.parse(stdout.text()) as { result: Record<string, unknown> };
+    const again = JSON.parse(out) as { result: Record<string, unknown> };
     expect(again.result).toMatchObject({ recWritten: 0, clickWritten: 0, skipped: 13, invalid: 6, skippedReasons: { window: 2, present: 10, erased: 1 } });
     expect(await ctr()).toEqual(expected);
     const clickRows = await rows<{ n: string }>(t.ch, `SELECT count() AS n FROM events WHERE account_id = {a:String} AND type = 'click'`, { a: A.id });

@@ -13,17 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { bootJobWorkers } from '../../workers/jobs/boot.js';
 import type { ErasureResult } from '../../src/domain/job-results.js';
-import { CHDB_PATH, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestService } from '../support/services.js';
-import { useFixture } from '../support/fixture.js';
+import { CHDB_PATH, beacon, eventually, postEvent, rows, type TestService } from '../support/services.js';
+import { serviceTurns, useFixture } from '../support/fixture.js';
+import { adminApi, jobDone, jobWorkersOf } from '../support/jobs.js';
 
-let live: TestService | undefined;
-let first: TestService | undefined;
-useFixture().track(async () => {
-  await live?.stop();
-  if (first) await removeTestData(first);
-});
+const turns = serviceTurns(useFixture());
 
 /** 16 random base64url characters after a readable tag. */
 const rid = (tag: string) => `${tag}${randomBytes(12).toString('base64url')}`;
@@ -54,27 +49,12 @@ async function filesHolding(roots: readonly string[], ids: readonly string[], sk
   return hits;
 }
 
-async function waitDone(svc: TestService, key: string, jobId: string): Promise<{ result: ErasureResult }> {
-  return eventually(async () => {
-    const res = await fetch(`${svc.url}/api/jobs/${jobId}`, { headers: { authorization: `Bearer ${key}` } });
-    const s = (await res.json()) as { state: string; result: ErasureResult; failedReason?: string };
-    expect(s.state, s.failedReason).not.toBe('failed');
-    return s.state === 'completed' ? s : undefined;
-  }, 90_000);
-}
-
 describe('erasure on disk', () => {
   it('leaves no id of the person, their visitors or sessions in any file or mutation record; others stay', { timeout: 180_000 }, async () => {
     // No REDIS_URL: the service's own redis-server keeps its AOF under DATA_DIR/redis.
-    const s1 = await startTestService({ env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' } });
-    live = first = s1;
+    const s1 = await turns.start({ env: { ROLES: 'gateway,worker', JOB_BACKOFF_MS: '100' } });
     const A = s1.account;
-    const admin = (svc: TestService, method: string, p: string, body?: unknown) =>
-      fetch(`${svc.url}${p}`, {
-        method,
-        headers: { authorization: `Bearer ${A.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+    const admin = (svc: TestService, method: string, p: string, body?: unknown) => adminApi(svc, A.adminKey, method, p, body);
 
     const P = rid('P');
     const [vA, vB, vC] = [rid('vA'), rid('vB'), rid('vC')];
@@ -110,12 +90,10 @@ describe('erasure on disk', () => {
       const [r] = await rows<{ n: string }>(s1.ch, 'SELECT count() AS n FROM recommendations');
       return Number(e!.n) === 5 && Number(g!.n) === 4 && Number(r!.n) === 1;
     }, 20_000);
-    live = undefined;
-    await s1.stop();
+    await turns.stop();
 
     // Gateway only: the next events wait in the stream, hence in the AOF.
-    const gw = await startTestService({ reuse: s1, env: { ROLES: 'gateway' } });
-    live = gw;
+    const gw = await turns.start({ reuse: s1, env: { ROLES: 'gateway' } });
     expect(
       (await postEvent(gw.url, beacon(A.id, { visitorId: vA, sessionId: sA3, path: '/listings/l4', title: titleWaiting, props: { note: propWaiting } })))
         .status,
@@ -149,16 +127,8 @@ describe('erasure on disk', () => {
     const res = await admin(gw, 'POST', `/api/persons/${P}/erase`);
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
-    const workers = bootJobWorkers({
-      config: gw.config,
-      log: gw.service.log.child({ module: 'jobs' }),
-      ch: gw.ch,
-      redis: gw.service.redis,
-      keys,
-      redisUrl: gw.service.redisUrl,
-      ids: gw.service.ids,
-    });
-    const { result } = await waitDone(gw, A.adminKey, jobId);
+    const workers = jobWorkersOf(gw);
+    const { result } = await jobDone<ErasureResult>(gw, A.adminKey, jobId, 90_000);
     await workers.stop();
     expect(result.visitors).toBe(3);
     expect(result.totalRows).toBeGreaterThan(0);

@@ -1,52 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClient } from '../../src/adapters/redis/client.js';
+import { describe, expect, it } from 'vitest';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
-import { runCli } from '../../src/cli/main.js';
-import { bootJobWorkers } from '../../workers/jobs/boot.js';
-import { BROWSER_UA, beacon, eventually, postEvent, removeTestData, rows, startTestService, type TestRedis, type TestService } from '../support/services.js';
-import { useFixture } from '../support/fixture.js';
-
-let redis: TestRedis;
-let client: RedisClient;
-/** The service running now (each is stopped once: a second stop would close its stores again). */
-let live: TestService | undefined;
-let first: TestService | undefined;
+import { BROWSER_UA, beacon, eventually, postEvent, rows } from '../support/services.js';
+import { serviceTurns, useFixture, useTestRedis } from '../support/fixture.js';
+import { cliAgainst } from '../support/cli.js';
+import { adminApi, jobDone, jobWorkersOf, type JobStatus } from '../support/jobs.js';
 
 const fx = useFixture();
-
-beforeAll(async () => {
-  redis = await fx.redis();
-  client = fx.redisClient(redis.url);
-  fx.track(async () => {
-    await live?.stop();
-    if (first) await removeTestData(first);
-  });
-});
+const shared = useTestRedis(fx);
+const turns = serviceTurns(fx);
 
 const uid = () => randomBytes(3).toString('hex');
-
-function api(svc: TestService, key: string, method: string, p: string, body?: unknown): Promise<Response> {
-  return fetch(`${svc.url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
-type Status = { state: string; progress: number; result: Record<string, unknown> | null; failedReason?: string };
-
-async function waitDone(svc: TestService, key: string, jobId: string): Promise<Status> {
-  return eventually(async () => {
-    const res = await api(svc, key, 'GET', `/api/jobs/${jobId}`);
-    expect(res.status).toBe(200);
-    const s = (await res.json()) as Status;
-    expect(s.state, s.failedReason).not.toBe('failed');
-    return s.state === 'completed' ? s : undefined;
-  }, 30_000);
-}
 
 /** Tables holding rows of persons (a visitor, person or session column), filled by {@link snapshot}. */
 const personTables = new Set<string>();
@@ -86,18 +51,18 @@ async function redisMentions(prefix: string, account: string, ids: readonly stri
   const hits: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', '500');
+    const [next, keys] = await shared.client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', '500');
     cursor = next;
     for (const k of keys) {
       if (/:\{[a-z0-9-]+\}:/.test(k) && !k.includes(`:{${account}}:`)) continue;
-      const type = await client.type(k);
+      const type = await shared.client.type(k);
       let content: unknown;
-      if (type === 'string') content = await client.get(k);
-      else if (type === 'hash') content = await client.hgetall(k);
-      else if (type === 'set') content = await client.smembers(k);
-      else if (type === 'zset') content = await client.zrange(k, '0', '-1');
-      else if (type === 'list') content = await client.lrange(k, 0, -1);
-      else if (type === 'stream') content = await client.xrange(k, '-', '+');
+      if (type === 'string') content = await shared.client.get(k);
+      else if (type === 'hash') content = await shared.client.hgetall(k);
+      else if (type === 'set') content = await shared.client.smembers(k);
+      else if (type === 'zset') content = await shared.client.zrange(k, '0', '-1');
+      else if (type === 'list') content = await shared.client.lrange(k, 0, -1);
+      else if (type === 'stream') content = await shared.client.xrange(k, '-', '+');
       if (mentions(k, ids) || mentions(JSON.stringify(content ?? ''), ids)) hits.push(k);
     }
   } while (cursor !== '0');
@@ -109,12 +74,11 @@ describe('erasure of a person', () => {
     'removes every row of the person, their visitors and sessions (stream included), keeps everything else, revokes tokens, and is idempotent',
     { timeout: 120_000 },
     async () => {
-      const s1 = await startTestService({
-        redisUrl: redis.url,
+      const s1 = await turns.start({
+        redisUrl: shared.redis.url,
         accounts: [`er-${uid()}`, `eb-${uid()}`],
         env: { TOKEN_REVOCATION_CACHE_MS: '0', JOB_BACKOFF_MS: '100' },
       });
-      live = first = s1;
       const A = s1.accounts[0]!;
       const B = s1.accounts[1]!;
       const keys = new RedisKeys(s1.config.REDIS_PREFIX);
@@ -127,7 +91,7 @@ describe('erasure of a person', () => {
       const vR1 = `vr1-${x}`;
 
       // Tokens: minted before the erasure, used as a cookie by P's third device.
-      const mint = await api(s1, A.adminKey, 'POST', '/api/tokens', { personId: P });
+      const mint = await adminApi(s1, A.adminKey, 'POST', '/api/tokens', { personId: P });
       expect(mint.status).toBe(200);
       const { token } = (await mint.json()) as { token: string };
 
@@ -157,17 +121,20 @@ describe('erasure of a person', () => {
         [A, vQ1, Q],
         [B, vP[0], P],
       ] as const) {
-        expect((await api(s1, acct.adminKey, 'POST', '/api/identify', { visitorId, personId })).status).toBe(202);
+        expect((await adminApi(s1, acct.adminKey, 'POST', '/api/identify', { visitorId, personId })).status).toBe(202);
       }
       const recs = [
         { listing: 'l1', recId: `rp1-${x}`, sessionId: sP[0] },
         { listing: 'l2', recId: `rp2-${x}`, sessionId: sP[5], personId: P },
         { listing: 'l1', recId: `rq-${x}`, sessionId: `sq1-${x}`, personId: Q },
       ];
-      expect((await api(s1, A.adminKey, 'POST', '/api/recommendations', { recommendations: recs })).status).toBe(202);
+      expect((await adminApi(s1, A.adminKey, 'POST', '/api/recommendations', { recommendations: recs })).status).toBe(202);
       expect(
-        (await api(s1, B.adminKey, 'POST', '/api/recommendations', { recommendations: [{ listing: 'l1', recId: `rb-${x}`, sessionId: sP[0], personId: P }] }))
-          .status,
+        (
+          await adminApi(s1, B.adminKey, 'POST', '/api/recommendations', {
+            recommendations: [{ listing: 'l1', recId: `rb-${x}`, sessionId: sP[0], personId: P }],
+          })
+        ).status,
       ).toBe(202);
       await eventually(async () => {
         const [e] = await rows<{ n: string }>(s1.ch, 'SELECT count() AS n FROM events');
@@ -186,12 +153,10 @@ describe('erasure of a person', () => {
       expect(seededTables.size).toBeGreaterThanOrEqual(5);
       expect(before.get('pages')!.length).toBeGreaterThan(0);
       expect(await redisMentions(s1.config.REDIS_PREFIX, A.id, [vP[0]!])).not.toEqual([]);
-      live = undefined;
-      await s1.stop();
+      await turns.stop();
 
       // Gateway only: no flusher, so new events wait in the stream.
-      const gw = await startTestService({ reuse: s1, env: { ROLES: 'gateway' } });
-      live = gw;
+      const gw = await turns.start({ reuse: s1, env: { ROLES: 'gateway' } });
       const vP9 = `vp9-${x}`;
       const vQ2 = `vq2-${x}`;
       const vR2 = `vr2-${x}`;
@@ -203,44 +168,36 @@ describe('erasure of a person', () => {
       expect((await postEvent(gw.url, beacon(A.id, { visitorId: vQ2, sessionId: `sq7-${x}`, path: '/new/q' }))).status).toBe(204);
       expect((await postEvent(gw.url, beacon(A.id, { visitorId: vR2, sessionId: `sr7-${x}`, path: '/new/r' }))).status).toBe(204);
       const stream = keys.eventStream(A.id);
-      const streamLen = await client.xlen(stream);
+      const streamLen = await shared.client.xlen(stream);
       expect(streamLen).toBeGreaterThanOrEqual(4);
       // Rows ClickHouse once refused wait in the dead-letter stream (the flusher's format): P's go too.
       const dead = keys.deadLetters(A.id);
       for (const v of [vP[1], vQ2]) {
         const row = JSON.stringify({ account_id: A.id, visitor_id: v, session_id: `dl-${v}`, person_id: '', type: 'pageview' });
-        await client.xadd(dead, '*', 't', 'events', 'r', row, 'id', '0-1', 'code', '27', 'err', 'Cannot parse input');
+        await shared.client.xadd(dead, '*', 't', 'events', 'r', row, 'id', '0-1', 'code', '27', 'err', 'Cannot parse input');
       }
 
       // Erasure requested through the API; a worker (this test's) runs it while no flusher runs.
-      expect((await api(gw, A.adminKey, 'POST', '/api/persons/%20/erase')).status).toBe(400);
-      const res = await api(gw, A.adminKey, 'POST', `/api/persons/${P}/erase`);
+      expect((await adminApi(gw, A.adminKey, 'POST', '/api/persons/%20/erase')).status).toBe(400);
+      const res = await adminApi(gw, A.adminKey, 'POST', `/api/persons/${P}/erase`);
       expect(res.status).toBe(202);
       const { jobId } = (await res.json()) as { jobId: string };
-      expect((await api(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
-      const workers = bootJobWorkers({
-        config: gw.config,
-        log: gw.service.log.child({ module: 'jobs' }),
-        ch: gw.ch,
-        redis: gw.service.redis,
-        keys,
-        redisUrl: redis.url,
-        ids: gw.service.ids,
-      });
-      const done = await waitDone(gw, A.adminKey, jobId);
+      expect((await adminApi(gw, B.adminKey, 'GET', `/api/jobs/${jobId}`)).status).toBe(404);
+      const workers = jobWorkersOf(gw);
+      const done = await jobDone(gw, A.adminKey, jobId);
       await workers.stop();
       const result = done.result as { tables: Record<string, number>; totalRows: number; visitors: number; sessions: number; streamEntries: number };
       expect(result.visitors).toBe(5); // vp1-4 and the stream-only vp9
       expect(result.totalRows).toBe(Object.values(result.tables).reduce((a, b) => a + b, 0));
       expect(result.totalRows).toBeGreaterThan(0);
       expect(result.tables).not.toHaveProperty('pages');
-      const removedFromStream = streamLen - (await client.xlen(stream));
+      const removedFromStream = streamLen - (await shared.client.xlen(stream));
       expect(result.streamEntries).toBe(removedFromStream + 1);
-      const deadLeft = ((await client.xrange(dead, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
+      const deadLeft = ((await shared.client.xrange(dead, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
       expect(deadLeft.length).toBe(1);
       expect(deadLeft[0]).toContain(vQ2);
       expect(removedFromStream).toBeGreaterThanOrEqual(2);
-      const waiting = ((await client.xrange(stream, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
+      const waiting = ((await shared.client.xrange(stream, '-', '+')) as [string, string[]][]).map(([, f]) => f.join(' '));
       expect(waiting.filter((w) => mentions(w, [P, vP9, sP7, sP8, ...vP]))).toEqual([]);
       expect(waiting.filter((w) => w.includes(vQ2)).length).toBeGreaterThan(0);
 
@@ -259,8 +216,8 @@ describe('erasure of a person', () => {
       // stream filter hold keyed hashes of the ids).
       expect(await redisMentions(gw.config.REDIS_PREFIX, A.id, [P, ...vP, vP9, sP7, sP8])).toEqual([]);
       const ids = gw.service.ids;
-      expect(Number(await client.hget(keys.erasedPersons(A.id), ids.mark(A.id, 'person', P)))).toBeGreaterThan(0);
-      expect((await client.smembers(keys.erasedVisitors(A.id))).sort()).toEqual([...vP, vP9].map((v) => ids.mark(A.id, 'visitor', v)).sort());
+      expect(Number(await shared.client.hget(keys.erasedPersons(A.id), ids.mark(A.id, 'person', P)))).toBeGreaterThan(0);
+      expect((await shared.client.smembers(keys.erasedVisitors(A.id))).sort()).toEqual([...vP, vP9].map((v) => ids.mark(A.id, 'visitor', v)).sort());
 
       // The old token is refused: by the click route (no cookie set), and for minting again.
       const click = await fetch(`${gw.url}/listings/l1/click?account=${A.id}&session=sp10-${x}&v=${encodeURIComponent(token)}`, {
@@ -274,14 +231,13 @@ describe('erasure of a person', () => {
       expect(
         (await postEvent(gw.url, beacon(A.id, { visitorId: vP[1], sessionId: `sp11-${x}`, path: '/listings/l2' }), { cookie: `mxy_v=${token}` })).status,
       ).toBe(204);
-      live = undefined;
-      await gw.stop();
+      await turns.stop();
 
       // Workers back: the stream drains; P's rows that were waiting never arrive.
-      const s3 = await startTestService({ reuse: s1, env: { ROLES: 'gateway,worker' } });
-      live = s3;
+      const s3 = await turns.start({ reuse: s1, env: { ROLES: 'gateway,worker' } });
       await eventually(
-        async () => (await client.xlen(stream)) === 0 && (await rows(s3.ch, 'SELECT 1 FROM events WHERE visitor_id = {v:String}', { v: vR2 })).length === 1,
+        async () =>
+          (await shared.client.xlen(stream)) === 0 && (await rows(s3.ch, 'SELECT 1 FROM events WHERE visitor_id = {v:String}', { v: vR2 })).length === 1,
         15_000,
       );
       const after = await snapshot(s3.ch);
@@ -304,16 +260,10 @@ describe('erasure of a person', () => {
 
       // A second run (through the CLI, waiting for it) is harmless: zero rows everywhere, nothing
       // else changes, a second receipt.
-      let out = '';
-      let err = '';
-      const sink = (f: (s: string) => void) => new Writable({ write: (c: Buffer, _e, cb) => (f(c.toString()), cb()) });
-      const code = await runCli(['erase-person', P, '--wait', '--json', '--url', s3.url, '--key', A.adminKey], {
-        stdout: sink((c) => (out += c)),
-        stderr: sink((c) => (err += c)),
-      } as never);
+      const { code, out, err } = await cliAgainst(s3.url, A.adminKey, ['erase-person', P, '--wait', '--json']);
       expect(err).toMatch(/\[#{30}\] 100% completed/);
       expect(code).toBe(0);
-      const second = JSON.parse(out) as Status;
+      const second = JSON.parse(out) as JobStatus;
       expect(second.state).toBe('completed');
       expect(second.result).toMatchObject({ totalRows: 0, streamEntries: 0 });
       expect(Object.values((second.result as { tables: Record<string, number> }).tables).every((n) => n === 0)).toBe(true);

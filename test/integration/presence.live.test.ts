@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BROWSER_UA, beacon, eventually, postEvent } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
 import { normalizeEvent } from '../../src/domain/event.normalize.js';
 import { zBeaconEvent } from '../../src/domain/event.schema.js';
-import { runCli } from '../../src/cli/main.js';
 import { LiveClient, wsUrl, type Msg } from './presence.live-client.js';
+import { cliAgainst } from '../support/cli.js';
 
 const GRACE_MS = 400;
 const SEGMENTS = { '/north/': 'north', '/south/': 'south' };
@@ -261,16 +260,7 @@ describe('live presence feed', () => {
       beacon(acct, { visitorId: 'c2', sessionId: 'c2s', path: '/north/one', title: 'One' }),
       beacon(acct, { visitorId: 'c3', sessionId: 'c3s', path: '/two', title: 'Two' }),
     ]);
-    const run = async (argv: string[]) => {
-      let out = '';
-      let err = '';
-      const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-      const code = await runCli([...argv, '--url', t.url, '--key', key(acct)], {
-        stdout: sink((s) => (out += s)) as unknown as typeof process.stdout,
-        stderr: sink((s) => (err += s)) as unknown as typeof process.stderr,
-      });
-      return { code, out, err };
-    };
+    const run = (argv: string[]) => cliAgainst(t.url, key(acct), argv);
     const json = await run(['online', '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.out)).toMatchObject({

@@ -243,7 +243,8 @@ export function buildSeed(acme: string, beta: string, now: number): Seed {
   return { now, accounts: { acme, beta }, sessions, edges, recs };
 }
 
-function beaconOf(s: SeedSession, e: SeedEvent): Record<string, unknown> {
+/** A seed event as the beacon (or the admin ingest) sends it. */
+export function beaconOf(s: SeedSession, e: SeedEvent): Record<string, unknown> {
   const b: Record<string, unknown> = {
     type: e.type,
     sessionId: s.sessionId,

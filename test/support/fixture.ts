@@ -96,6 +96,16 @@ export function useFixture(): Fixture {
   return fx;
 }
 
+/** A real Redis for the file and a client of it, started in `beforeAll` and read through the returned object. */
+export function useTestRedis(fx: Fixture): { readonly redis: TestRedis; readonly client: RedisClient } {
+  const shared = {} as { redis: TestRedis; client: RedisClient };
+  beforeAll(async () => {
+    shared.redis = await fx.redis();
+    shared.client = fx.redisClient(shared.redis.url);
+  });
+  return shared;
+}
+
 /**
  * The file's service, started in `beforeAll` and read through the returned object (reading it
  * before then throws). `opts` may be a function of the fixture, to start what the options need
@@ -118,4 +128,39 @@ export function useTestService(opts: Options = {}, timeoutMs?: number): TestServ
     },
     has: (_target, prop) => prop === 'fx' || (t !== undefined && prop in t),
   });
+}
+
+/**
+ * For a file whose test stops its service and starts the next on the same data (other roles, a
+ * restart): `start` begins the next turn, `stop` ends the current one. Each service is stopped
+ * once (a second stop would close its stores again), by the test or after all; the data of the
+ * turns is removed after all.
+ */
+export interface ServiceTurns {
+  start(opts: TestServiceOptions): Promise<TestService>;
+  stop(): Promise<void>;
+}
+
+export function serviceTurns(fx: Fixture): ServiceTurns {
+  let live: TestService | undefined;
+  let first: TestService | undefined;
+  return {
+    async start(opts) {
+      live = await startTestService(opts);
+      if (!first) {
+        first = live;
+        // Tracked at the first start, after what the services use (a file's Redis): they stop first.
+        fx.track(async () => {
+          await live?.stop();
+          await removeTestData(first!);
+        });
+      }
+      return live;
+    },
+    async stop() {
+      const s = live;
+      live = undefined;
+      await s?.stop();
+    },
+  };
 }

@@ -20,6 +20,11 @@ function who(kind: string, id: string, visitors: string[]): Who {
     : { kind: 'visitor', personId: null, visitorIds: visitors.length ? visitors : [id] };
 }
 
+/** A row naming a person or an anonymous visitor, with when they were first and last seen. */
+function whoSeen(r: { kind: string; who: string; visitors: string[]; firstSeenMs: number; lastSeenMs: number }) {
+  return { ...who(r.kind, r.who, r.visitors), firstSeen: iso(r.firstSeenMs), lastSeen: iso(r.lastSeenMs) };
+}
+
 // ---- recent-by-person ------------------------------------------------------------------
 
 interface PersonSessionRow {
@@ -164,9 +169,7 @@ export class AnalyticsStore {
       listing: target.listing ?? null,
       pages: pages.map((p) => ({ path: p.path, title: p.pageTitle, listing: p.listingSlug })),
       visitors: rows.map((r) => ({
-        ...who(r.kind, r.who, r.visitors),
-        firstSeen: iso(r.firstSeenMs),
-        lastSeen: iso(r.lastSeenMs),
+        ...whoSeen(r),
         views: r.views,
         maxDepth: r.maxDepth,
         dwellMs: r.dwellMs,
@@ -272,9 +275,7 @@ export class AnalyticsStore {
       since: iso(sinceMs),
       until: iso(nowMs),
       people: rows.map((r) => ({
-        ...who(r.kind, r.who, r.visitors),
-        firstSeen: iso(r.firstSeenMs),
-        lastSeen: iso(r.lastSeenMs),
+        ...whoSeen(r),
         sessions: r.sessionCount,
         events: r.eventCount,
         pageViews: r.pageViews,

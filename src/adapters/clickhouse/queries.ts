@@ -28,11 +28,21 @@ export type QueryName = (typeof QUERY_NAMES)[number];
 
 const cache = new Map<QueryName, string>();
 
-/** The SQL of a named query (read once, then cached). Values go in as `{name:Type}` parameters only. */
+/** A query's text with its `-- @include "x"` lines replaced by `clickhouse/queries/includes/x.sql` (as `redis/includes/`). */
+function expandIncludes(sql: string): string {
+  return sql.replace(/^\s*--\s*@include\s+"([a-z0-9-]+)"\s*$/gm, (_m, name: string) =>
+    readFileSync(path.join(QUERIES_DIR, 'includes', `${name}.sql`), 'utf8').trimEnd(),
+  );
+}
+
+/**
+ * The SQL of a named query, includes expanded (read once, then cached). Values go in as
+ * `{name:Type}` parameters only.
+ */
 export function querySql(name: QueryName): string {
   let sql = cache.get(name);
   if (sql === undefined) {
-    sql = readFileSync(path.join(QUERIES_DIR, `${name}.sql`), 'utf8');
+    sql = expandIncludes(readFileSync(path.join(QUERIES_DIR, `${name}.sql`), 'utf8'));
     cache.set(name, sql);
   }
   return sql;

@@ -122,26 +122,27 @@ export class ErasedStore {
 
   /** Persons of `persons` that are marked erased. */
   async erasedPersonsOf(account: string, persons: readonly string[]): Promise<Set<string>> {
-    await this.#upgrade(account);
-    const out = new Set<string>();
-    const list = [...new Set(persons.filter(Boolean))];
-    for (let i = 0; i < list.length; i += CHUNK) {
-      const chunk = list.slice(i, i + CHUNK);
-      const at = await this.redis.hmget(this.keys.erasedPersons(account), ...this.#marks(account, 'person', chunk));
-      chunk.forEach((p, j) => at[j] !== null && out.add(p));
-    }
-    return out;
+    return this.#marked(account, 'person', persons, async (marks) =>
+      (await this.redis.hmget(this.keys.erasedPersons(account), ...marks)).map((at) => at !== null),
+    );
   }
 
   /** Visitors of `visitors` that are marked erased. */
   async erasedVisitorsOf(account: string, visitors: readonly string[]): Promise<Set<string>> {
+    return this.#marked(account, 'visitor', visitors, async (marks) =>
+      (await this.redis.smismember(this.keys.erasedVisitors(account), ...marks)).map((hit) => hit === 1),
+    );
+  }
+
+  /** The ids of `ids` whose marks `isMarked` finds, asked CHUNK marks at a time. */
+  async #marked(account: string, kind: IdKind, ids: readonly string[], isMarked: (marks: string[]) => Promise<boolean[]>): Promise<Set<string>> {
     await this.#upgrade(account);
     const out = new Set<string>();
-    const list = [...new Set(visitors.filter(Boolean))];
+    const list = [...new Set(ids.filter(Boolean))];
     for (let i = 0; i < list.length; i += CHUNK) {
       const chunk = list.slice(i, i + CHUNK);
-      const hit = await this.redis.smismember(this.keys.erasedVisitors(account), ...this.#marks(account, 'visitor', chunk));
-      chunk.forEach((v, j) => hit[j] === 1 && out.add(v));
+      const hit = await isMarked(this.#marks(account, kind, chunk));
+      chunk.forEach((id, j) => hit[j] && out.add(id));
     }
     return out;
   }

@@ -1,7 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { flag, UsageError, type CliCommand } from '../command.js';
+import { firstArg, flag, UsageError, type CliCommand } from '../command.js';
 import type { BackfillResult } from '../../domain/job-results.js';
-import { waitForJob } from './job-wait.js';
+import { queuedJob } from './job-wait.js';
+
+/** `reason=count …` */
+const reasons = (counts: Record<string, number> | undefined): string =>
+  Object.entries(counts ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 
 /** `visitor backfill-from-logs <file> [--from ISO] [--to ISO] [--wait]`: send a local log file (POST /api/backfill). */
 export const backfillFromLogsCommand: CliCommand = {
@@ -17,8 +23,7 @@ export const backfillFromLogsCommand: CliCommand = {
     'progress bar on stderr and prints recWritten, clickWritten, skipped and invalid.',
   ].join('\n'),
   async run(args, api, io) {
-    const file = args.positional[0];
-    if (!file) throw new UsageError('a log file is required');
+    const file = firstArg(args, 'a log file');
     let logs: string;
     try {
       logs = await readFile(io.resolvePath(file), 'utf8');
@@ -26,22 +31,12 @@ export const backfillFromLogsCommand: CliCommand = {
       throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
     }
     const { jobId } = await api.post<{ jobId: string }>('/api/backfill', { logs, from: flag(args, 'from'), to: flag(args, 'to') });
-    if (!args.flags.wait) return { json: { jobId }, table: { columns: ['jobId'], rows: [[jobId]] }, notes: [`follow it with: visitor job-status ${jobId}`] };
-    const timeout = flag(args, 'timeout');
-    const s = await waitForJob(api, jobId, io.stderr, { timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
-    const r = s.result as BackfillResult;
-    return {
-      json: { jobId, ...s },
-      table: { columns: ['recWritten', 'clickWritten', 'skipped', 'invalid'], rows: [[r.recWritten, r.clickWritten, r.skipped, r.invalid]] },
-      notes: [
-        `skipped: ${Object.entries(r.skippedReasons ?? {})
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' ')}`,
-        `invalid: ${Object.entries(r.invalidReasons ?? {})
-          .map(([k, v]) => `${k}=${v}`)
-          .join(' ')}; other lines ignored: ${r.ignored ?? 0}`,
-        `job ${jobId}`,
-      ],
-    };
+    return queuedJob(args, api, io, jobId, (s) => {
+      const r = s.result as BackfillResult;
+      return {
+        table: { columns: ['recWritten', 'clickWritten', 'skipped', 'invalid'], rows: [[r.recWritten, r.clickWritten, r.skipped, r.invalid]] },
+        notes: [`skipped: ${reasons(r.skippedReasons)}`, `invalid: ${reasons(r.invalidReasons)}; other lines ignored: ${r.ignored ?? 0}`, `job ${jobId}`],
+      };
+    });
   },
 };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { UsageError, type CliCommand } from '../command.js';
+import { firstArg, UsageError, type CliCommand } from '../command.js';
 import { readJsonItems } from '../analytics.format.js';
 
 /** The gateway takes at most 20 events per request. */
@@ -48,8 +48,7 @@ export const eventIngestCommand: CliCommand = {
     'one derived from its content and its place in the file, so sending the same file again stores\n' +
     'nothing twice (the gateway drops repeated ids for 10 minutes); --fresh-ids sends new random ids instead.',
   async run(args, api, io) {
-    const file = args.positional[0];
-    if (!file) throw new UsageError('a file of events (or - for stdin) is required');
+    const file = firstArg(args, 'a file of events (or - for stdin)');
     const items = readJsonItems(io.resolvePath(file), 'events');
     if (!items.length) throw new UsageError(`${file} holds no events`);
     // --fresh-ids: leave ids to the gateway (random), for a file of "now" events sent on purpose again.

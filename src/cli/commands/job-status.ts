@@ -1,4 +1,4 @@
-import { UsageError, type CliCommand } from '../command.js';
+import { firstArg, type CliCommand } from '../command.js';
 import { waitForJob, type JobStatusView } from './job-wait.js';
 
 /**
@@ -18,8 +18,7 @@ export const jobStatusCommand: CliCommand = {
   summary: 'state, progress and result of an erasure or backfill job',
   usage: 'usage: visitor job-status <jobId> [--wait] [--json]',
   async run(args, api, io) {
-    const id = args.positional[0];
-    if (!id) throw new UsageError('a job id is required');
+    const id = firstArg(args, 'a job id');
     const s = args.flags.wait ? await waitForJob(api, id, io.stderr) : await api.get<JobStatusView>(`/api/jobs/${encodeURIComponent(id)}`);
     return {
       json: s,

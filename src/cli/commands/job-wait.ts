@@ -1,4 +1,5 @@
 import type { ApiClient } from '../api-client.js';
+import { flag, type CommandIo, type CommandOutput, type ParsedArgs } from '../command.js';
 
 /** What `GET /api/jobs/:id` answers (the fields the CLI reads). */
 export interface JobStatusView {
@@ -55,4 +56,21 @@ export async function waitForJob(api: ApiClient, jobId: string, stderr: NodeJS.W
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
   }
+}
+
+/**
+ * What a command that queued a job prints: the job id and how to follow it, or with `--wait`
+ * (bounded by `--timeout SECONDS`) the finished job, its result shown by `finished`.
+ */
+export async function queuedJob(
+  args: ParsedArgs,
+  api: ApiClient,
+  io: CommandIo,
+  jobId: string,
+  finished: (s: JobStatusView) => Omit<CommandOutput, 'json'>,
+): Promise<CommandOutput> {
+  if (!args.flags.wait) return { json: { jobId }, table: { columns: ['jobId'], rows: [[jobId]] }, notes: [`follow it with: visitor job-status ${jobId}`] };
+  const timeout = flag(args, 'timeout');
+  const s = await waitForJob(api, jobId, io.stderr, { timeoutMs: timeout ? Number(timeout) * 1000 : undefined });
+  return { json: { jobId, ...s }, ...finished(s) };
 }

@@ -1,5 +1,6 @@
 import type { LiveVisitorsResponse } from '../../domain/presence.messages.js';
-import { UsageError, flag, type CliCommand } from '../command.js';
+import type { CliCommand } from '../command.js';
+import { limitFlag, pageFlag } from '../presence.flags.js';
 
 function ago(ms: number, now: number): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
@@ -16,12 +17,7 @@ export const liveVisitorsCommand: CliCommand = {
     'One row per visitor (tabs counted once): who, where, pages viewed, when they joined and were\n' +
     'last active (GET /api/visitors/live; --limit default 100, at most 1000).',
   async run(args, api) {
-    const page = flag(args, 'page');
-    if (page !== undefined && !page.startsWith('/')) throw new UsageError('--page must be a path starting with /');
-    const limitRaw = flag(args, 'limit');
-    const limit = limitRaw === undefined ? undefined : Number(limitRaw);
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) throw new UsageError('--limit must be an integer from 1 to 1000');
-    const out = await api.get<LiveVisitorsResponse>('/api/visitors/live', { page, limit });
+    const out = await api.get<LiveVisitorsResponse>('/api/visitors/live', { page: pageFlag(args), limit: limitFlag(args) });
     const now = out.ts;
     return {
       json: out,

@@ -1,4 +1,4 @@
-import { flag, UsageError, type CliCommand } from '../command.js';
+import { firstArg, flag, UsageError, type CliCommand } from '../command.js';
 
 const DAY_MS = 86_400_000;
 
@@ -14,8 +14,7 @@ export const mintTokenCommand: CliCommand = {
     '/listings/<slug>/click?account=<account>&session=<session>&v=<token>&rec=<recId>',
   ].join('\n'),
   async run(args, api) {
-    const personId = args.positional[0];
-    if (!personId) throw new UsageError('a person id is required');
+    const personId = firstArg(args, 'a person id');
     const days = flag(args, 'ttl-days');
     const ms = flag(args, 'ttl-ms');
     if (days !== undefined && ms !== undefined) throw new UsageError('give --ttl-days or --ttl-ms, not both');

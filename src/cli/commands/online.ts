@@ -1,12 +1,6 @@
 import type { OnlineResponse } from '../../domain/presence.messages.js';
-import { UsageError, flag, type CliCommand } from '../command.js';
-
-function limitFlag(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--limit must be an integer from 1 to 1000');
-  return n;
-}
+import type { CliCommand } from '../command.js';
+import { limitFlag, pageFlag } from '../presence.flags.js';
 
 export const onlineCommand: CliCommand = {
   name: 'online',
@@ -16,9 +10,7 @@ export const onlineCommand: CliCommand = {
     'Online visitors of the site (or of one page), authenticated vs anonymous, the pages with\n' +
     'the most visitors (--limit, default 10), segments and peaks (GET /api/online).',
   async run(args, api) {
-    const page = flag(args, 'page');
-    if (page !== undefined && !page.startsWith('/')) throw new UsageError('--page must be a path starting with /');
-    const out = await api.get<OnlineResponse>('/api/online', { page, limit: limitFlag(flag(args, 'limit')) });
+    const out = await api.get<OnlineResponse>('/api/online', { page: pageFlag(args), limit: limitFlag(args) });
     const notes = [
       `${out.online} online${out.page ? ` on ${out.page}` : ''}: ${out.authenticated} authenticated (${out.percentages.authenticated}%), ${out.anonymous} anonymous (${out.percentages.anonymous}%)`,
     ];

@@ -1,5 +1,5 @@
 import type { PersonSessions } from '../../domain/analytics.api.js';
-import { UsageError, type CliCommand } from '../command.js';
+import { firstArg, type CliCommand } from '../command.js';
 import { duration, intFlag, shortTime } from '../analytics.format.js';
 
 export const recentByPersonCommand: CliCommand = {
@@ -7,8 +7,7 @@ export const recentByPersonCommand: CliCommand = {
   summary: 'recent sessions of one person, across all their devices',
   usage: 'usage: visitor recent-by-person <personId> [--limit N] [--json]\n\nNewest sessions first (GET /api/persons/:id/sessions).',
   async run(args, api) {
-    const person = args.positional[0];
-    if (!person) throw new UsageError('a person id is required');
+    const person = firstArg(args, 'a person id');
     const out = await api.get<PersonSessions>(`/api/persons/${encodeURIComponent(person)}/sessions`, { limit: intFlag(args, 'limit') });
     return {
       json: out,

@@ -1,5 +1,5 @@
 import type { SessionDetail } from '../../domain/analytics.api.js';
-import { UsageError, type CliCommand } from '../command.js';
+import { firstArg, type CliCommand } from '../command.js';
 import { clipText, duration, intFlag, shortTime } from '../analytics.format.js';
 
 /** Titles are prose and cut; the label, listing and rec ids after them are printed whole. */
@@ -10,8 +10,7 @@ export const sessionDetailCommand: CliCommand = {
   summary: 'the full ordered timeline of one session',
   usage: 'usage: visitor session-detail <sessionId> [--limit N] [--json]\n\nGET /api/sessions/:id.',
   async run(args, api) {
-    const session = args.positional[0];
-    if (!session) throw new UsageError('a session id is required');
+    const session = firstArg(args, 'a session id');
     const out = await api.get<SessionDetail>(`/api/sessions/${encodeURIComponent(session)}`, { limit: intFlag(args, 'limit') });
     const s = out.summary;
     return {
