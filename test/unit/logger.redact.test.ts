@@ -17,19 +17,17 @@ function captured(): { lines: Record<string, unknown>[]; log: ReturnType<typeof 
 describe('the root logger', () => {
   it('censors keys, cookies, raw IPs and raw ids, at the top and one level down, in children too', () => {
     const { lines, log } = captured();
-    log
-      .child({ module: 'gateway' })
-      .info(
-        {
-          key: 'k',
-          ip: '203.0.113.9',
-          personId: 'p-1',
-          visitor_id: 'v-1',
-          req: { headers: { cookie: 'mxy_v=x', authorization: 'Bearer y' } },
-          job: { personId: 'p-2' },
-        },
-        'something',
-      );
+    log.child({ module: 'gateway' }).info(
+      {
+        key: 'k',
+        ip: '203.0.113.9',
+        personId: 'p-1',
+        visitor_id: 'v-1',
+        req: { headers: { cookie: 'mxy_v=x', authorization: 'Bearer y' } },
+        job: { personId: 'p-2' },
+      },
+      'something',
+    );
     const line = lines[0]!;
     expect(line).toMatchObject({ key: '[redacted]', ip: '[redacted]', personId: '[redacted]', visitor_id: '[redacted]', job: { personId: '[redacted]' } });
     expect(line.req).toEqual({ headers: { cookie: '[redacted]', authorization: '[redacted]' } });
