@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidJsonError, NotFoundError, UnknownAccountError, ValidationError } from '../errors.js';
+import { NotFoundError, UnknownAccountError, ValidationError } from '../errors.js';
 import type { Account } from '../domain/account.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
 import { LISTING_SLUG_RE as SLUG_RE, OPAQUE_ID_RE as ID_RE, zPersonId, zVisitorId } from '../domain/ids.js';
@@ -9,7 +9,7 @@ import { kv } from '../logger.js';
 import { appendOr503 } from '../ingest/append.js';
 import { requireAdmin } from './admin-auth.js';
 import type { GatewayContext, RouteModule } from './context.js';
-import { handle, parseCookies, parseInput, type RequestInfo } from './http.js';
+import { bodyJson, handle, parseCookies, parseInput, type RequestInfo } from './http.js';
 import { agentFacts } from '../ingest/index.js';
 import { ingestErrorOpts } from './ingest-error-opts.js';
 
@@ -38,14 +38,10 @@ export function listingLocation(account: Account, slug: string): string | undefi
   return account.listingUrl.replaceAll('{slug}', () => enc);
 }
 
+/** A JSON body (none is `{}`) checked by `schema`: invalid UTF-8 or JSON is a 400, as on every route. */
 async function jsonBody<T>(req: RequestInfo, schema: z.ZodType<T>): Promise<T> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse((await req.body()).toString('utf8') || '{}');
-  } catch {
-    throw new InvalidJsonError('body is not valid JSON');
-  }
-  return parseInput(schema, parsed);
+  const buf = await req.body();
+  return parseInput(schema, buf.length ? bodyJson(buf) : {});
 }
 
 function idOrEmpty(v: string | null | undefined): string {

@@ -221,6 +221,14 @@ describe('POST /api/identify', () => {
     });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'invalid' });
+    // Bytes that are not UTF-8 are refused as on every route, never read with replacement characters.
+    const mangled = await fetch(`${t.url}/api/identify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${A.adminKey}` },
+      body: Buffer.concat([Buffer.from('{"visitorId":"v-1","personId":"p-'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+    });
+    expect(mangled.status).toBe(400);
+    expect(await mangled.json()).toMatchObject({ error: 'invalid-utf8' });
   });
 });
 
