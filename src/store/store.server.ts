@@ -77,6 +77,18 @@ async function readAll(req: http.IncomingMessage): Promise<Buffer> {
   return req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
 }
 
+/**
+ * Settings of how an INSERT is carried out that a client may ask for in the URL (the flusher
+ * does), as 0/1 flags; any other URL setting is ignored for an insert, as before.
+ */
+const INSERT_FLAGS = new Set(['parallel_view_processing', 'optimize_on_insert', 'input_format_parallel_parsing']);
+
+function insertSettings(params: URLSearchParams): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of params) if (INSERT_FLAGS.has(k) && (v === '0' || v === '1')) out[k] = Number(v);
+  return out;
+}
+
 /** `SET name = value` for a setting from the URL; the value travels as a quoted, escaped literal. */
 function setStatement(name: string, value: string): string {
   if (/^-?\d+(\.\d+)?$/.test(value)) return `SET ${name} = ${value}`;
@@ -119,22 +131,24 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
     const user = authenticate(req.headers, url.searchParams, credentials);
     if (req.method !== 'GET' && req.method !== 'POST') throw storeError(1, 'UNSUPPORTED_METHOD', `method ${req.method} is not supported`);
     const access: StoreAccess = user === 'grafana' || req.method === 'GET' ? 'read' : 'full';
-    const body = req.method === 'POST' ? (await readAll(req)).toString('utf8') : '';
+    const raw = req.method === 'POST' ? await readAll(req) : Buffer.alloc(0);
     const q = url.searchParams.get('query');
+    // An INSERT's rows stay bytes: they go to the staging file without being decoded.
+    const insert = q !== null && raw.length ? parseInsert(q) : undefined;
+    const body = insert ? '' : raw.toString('utf8');
     const sql = q !== null ? (body ? `${q}\n${body}` : q) : body;
-    if (!sql.trim()) throw storeError(62, 'SYNTAX_ERROR', 'Empty query');
+    if (!insert && !sql.trim()) throw storeError(62, 'SYNTAX_ERROR', 'Empty query');
     const database = url.searchParams.get('database') ?? req.headers['x-clickhouse-database']?.toString();
     if (database && !IDENT.test(database)) throw storeError(81, 'UNKNOWN_DATABASE', `Database ${database.slice(0, 64)} does not exist`);
     const format = url.searchParams.get('default_format') ?? req.headers['x-clickhouse-format']?.toString() ?? 'TabSeparated';
     if (!IDENT.test(format)) throw storeError(73, 'UNKNOWN_FORMAT', `Unknown format ${format.slice(0, 64)}`);
 
-    const insert = q !== null && body ? parseInsert(q) : undefined;
     if (insert) {
       if (access === 'read') throw storeError(164, 'READONLY', `${user}: Cannot execute query in readonly mode`);
       if (!INSERT_FORMATS.test(insert.format)) throw storeError(497, 'ACCESS_DENIED', `INSERT format ${insert.format}: not allowed through the store port`);
       const db = insert.database ?? database ?? 'default';
       const cols = insert.columns?.length ? ` (${insert.columns.join(', ')})` : '';
-      await inserter.insert(`INSERT INTO ${db}.${insert.table}${cols} FORMAT ${insert.format}`, body);
+      await inserter.insert(`INSERT INTO ${db}.${insert.table}${cols} FORMAT ${insert.format}`, raw, insertSettings(url.searchParams));
       res.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-summary': '{}' }).end();
       return;
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FlushRow, parseEntries, readStringField } from '../../src/adapters/redis/stream-entry.js';
 
-const entry = (json: string) => ({ stream: 's', id: '1-0', table: 'events', json, redelivered: false });
+const entry = (json: string) => ({ stream: 's', id: '1-0', table: 'events', row: Buffer.from(json), redelivered: false });
 
 describe('flush: reading a stored row without parsing it', () => {
   it('reads top-level string fields of the stored JSON text', () => {
@@ -42,6 +42,18 @@ describe('flush: reading a stored row without parsing it', () => {
     raw.push(null);
     const out = parseEntries('s', raw, false, [entry('{}')]);
     expect(out.length).toBe(200_001);
-    expect(out[200_000]).toEqual({ stream: 's', id: '199999-0', table: 'events', json: '{}', redelivered: false });
+    expect(out[200_000]).toEqual({ stream: 's', id: '199999-0', table: 'events', row: Buffer.from('{}'), redelivered: false });
+  });
+
+  it('keeps a Buffer reply as the stored bytes, and reads fields of UTF-8 rows exactly', () => {
+    const json = JSON.stringify({ account_id: 'acme', title: 'Café "Zoë" ✓', visitor_id: 'v-ü', person_id: 'p-1' });
+    const [e] = parseEntries('s', [[Buffer.from('5-1'), [Buffer.from('t'), Buffer.from('events'), Buffer.from('r'), Buffer.from(json)]]], true);
+    expect(e).toMatchObject({ stream: 's', id: '5-1', table: 'events', redelivered: true });
+    expect(e!.row.equals(Buffer.from(json))).toBe(true);
+    const row = new FlushRow(e!);
+    expect(row.field('visitor_id')).toBe('v-ü');
+    expect(row.field('person_id')).toBe('p-1');
+    expect(row.field('title')).toBe('Café "Zoë" ✓');
+    expect(row.parsed()?.title).toBe('Café "Zoë" ✓');
   });
 });

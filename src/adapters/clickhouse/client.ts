@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { EmbeddedInserter } from './chdb-insert.js';
+import { EmbeddedInserter, type InsertSettings } from './chdb-insert.js';
 
 type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
@@ -157,19 +157,20 @@ export async function createClickHouse(opts: ClickHouseOptions): Promise<ClickHo
 }
 
 /**
- * Insert rows that are JSONEachRow text already (one object a line) as they are: nothing is
- * parsed or serialised again. An embedded client hands them to its engine in this process (no
- * HTTP hop); a server gets them as the request body.
+ * Insert rows that are JSONEachRow bytes already (one object a line) as they are: nothing is
+ * decoded, parsed or serialised again. An embedded client hands them to its engine in this
+ * process (no HTTP hop); a server gets them as the request body. Both apply `settings` to the
+ * insert (numeric ones: see {@link InsertSettings}).
  */
-export async function insertJsonLines(client: ClickHouseClient, table: string, body: string, settings?: ClickHouseSettings): Promise<void> {
+export async function insertJsonLines(client: ClickHouseClient, table: string, body: Buffer, settings?: InsertSettings): Promise<void> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
   const query = `INSERT INTO ${table} FORMAT JSONEachRow`;
   const inserter = embeddedInserters.get(client);
   if (inserter) {
-    if (!(await inserter.insert(query, body))) throw new Error(`the embedded inserter refused: ${query}`);
+    if (!(await inserter.insert(query, body, settings))) throw new Error(`the embedded inserter refused: ${query}`);
     return;
   }
-  const res = await client.exec({ query, values: Readable.from([Buffer.from(body)], { objectMode: false }), clickhouse_settings: settings });
+  const res = await client.exec({ query, values: Readable.from([body], { objectMode: false }), clickhouse_settings: settings as ClickHouseSettings });
   for await (const _ of res.stream) {
     // An INSERT answers with an empty body; read it so the socket goes back to the pool.
   }
