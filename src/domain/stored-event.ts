@@ -34,8 +34,17 @@ export interface StoredEvent {
 }
 
 /** Milliseconds → ClickHouse DateTime64(3) text in UTC. */
+let lastMs = NaN;
+let lastText = '';
+
 export function chTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  // Requests within one millisecond (and an event without its own time) share the text.
+  if (ms === lastMs) return lastText;
+  const iso = new Date(ms).toISOString();
+  lastMs = ms;
+  // Years past 9999 are written with a sign and six digits: not the table's form, kept as it was.
+  lastText = iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : iso.replace('T', ' ').replace('Z', '');
+  return lastText;
 }
 
 /**

@@ -127,10 +127,25 @@ export function formatIp(b: IpBytes): string {
   return `${hex(groups.slice(0, bestAt))}::${hex(groups.slice(bestAt + bestLen))}`;
 }
 
+/**
+ * Canonical texts by text: every request normalises its peer (uWS writes it as uncompressed
+ * IPv6) and its forwarded hops, and clients repeat. Bounded, cleared when full.
+ */
+const canonical = new Map<string, string | null>();
+const CANONICAL_MAX = 20_000;
+
 /** An address in canonical text, or undefined when `text` is not an address. */
 export function normalizeIp(text: string): string | undefined {
-  const b = parseIp(text);
-  return b ? formatIp(b) : undefined;
+  let c = canonical.get(text);
+  if (c === undefined) {
+    const b = parseIp(text);
+    c = b ? formatIp(b) : null;
+    if (text.length <= 64) {
+      if (canonical.size >= CANONICAL_MAX) canonical.clear();
+      canonical.set(text, c);
+    }
+  }
+  return c ?? undefined;
 }
 
 /**
