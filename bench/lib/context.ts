@@ -32,8 +32,8 @@ export function sizes(quick: boolean) {
     e2eMs: quick ? 4000 : 10_000,
     subscribers: quick ? 200 : 1000,
     heartbeatsPerS: 5000,
-    /** Heartbeat rates of the presence phase: the figures at 5k and 20k/s, and the steps for the highest rate under the p99 target. */
-    heartbeatRates: quick ? [5000, 20_000] : [2500, 5000, 10_000, 15_000, 20_000],
+    /** Heartbeat rates of the presence phase: the figures at 5k and 20k/s, and the steps for the highest rate under the p99 target (from 500/s: on two shared cores the target is out of reach at 2,500). */
+    heartbeatRates: quick ? [5000, 20_000] : [500, 1000, 2500, 5000, 10_000, 20_000],
     /** One heartbeat in this many is a new visitor whose join is timed. */
     probeEvery: 100,
     presenceMs: quick ? 5000 : 10_000,
