@@ -105,6 +105,26 @@ export class StreamFlusher {
       .describe('visitor_flush_dead_letters_total', 'counter', 'Rows ClickHouse refused as data, moved to the account dead-letter stream');
   }
 
+  /**
+   * Ids of the entries this consumer holds in memory (read, prefetched, reclaimed, being
+   * written), by stream: only these have their claim refreshed. An entry Redis delivered to this
+   * consumer whose reply never arrived (a connection lost mid-read) is not held, goes idle and is
+   * reclaimed like a dead consumer's.
+   */
+  readonly #held = new Map<string, Set<string>>();
+
+  #hold(entries: readonly StreamEntry[]): void {
+    for (const e of entries) {
+      let ids = this.#held.get(e.stream);
+      if (!ids) this.#held.set(e.stream, (ids = new Set()));
+      ids.add(e.id);
+    }
+  }
+
+  #release(entries: readonly StreamEntry[]): void {
+    for (const e of entries) this.#held.get(e.stream)?.delete(e.id);
+  }
+
   addFilter(f: RowFilter): void {
     this.#filters.push(f);
   }
@@ -170,11 +190,17 @@ export class StreamFlusher {
           }
           if (claimed.length) {
             this.log.warn({ entries: claimed.length }, '[flush] reclaimed pending entries of a dead consumer');
-            await this.#flush(claimed);
+            this.#hold(claimed);
+            try {
+              await this.#flush(claimed);
+            } finally {
+              this.#release(claimed);
+            }
           }
         }
         const wait = buffer.length ? Math.max(1, this.opts.intervalMs - (Date.now() - oldest)) : this.opts.intervalMs;
         const fresh = early || buffer.length >= this.opts.batchSize ? [] : await this.#read(streams, Math.min(wait, 1000));
+        this.#hold(fresh);
         if (fresh.length && !buffer.length) oldest = Date.now();
         buffer = buffer.concat(fresh);
         if (buffer.length && (buffer.length >= this.opts.batchSize || Date.now() - oldest >= this.opts.intervalMs || !this.#running)) {
@@ -184,10 +210,19 @@ export class StreamFlusher {
           // Redis round trip and parsing overlap ClickHouse's work (the claim heartbeat keeps
           // the prefetched entries this consumer's meanwhile).
           if (batch.length >= this.opts.batchSize && this.#running) {
-            prefetch = this.#read(streams, 1);
+            // Held from the moment it arrives: the insert before it may be slow.
+            prefetch = this.#read(streams, 1).then((got) => {
+              this.#hold(got);
+              return got;
+            });
             prefetch.catch(() => undefined);
           }
-          await this.#flush(batch);
+          try {
+            await this.#flush(batch);
+          } finally {
+            // Written and acknowledged, or dropped from memory by an error: pending, it is reclaimed.
+            this.#release(batch);
+          }
         }
         backoff = 100;
       } catch (err) {
@@ -213,7 +248,8 @@ export class StreamFlusher {
    * stays claimed: each third of the reclaim idle time the idle clock of its entries idle that
    * long is reset. A live worker whose read or insert is merely slow is then never robbed by an
    * XAUTOCLAIM, its own or another worker's, which would insert the same rows a second time; a
-   * dead worker stops refreshing and is reclaimed as before. Nothing idle: one XPENDING a stream.
+   * dead worker stops refreshing and is reclaimed as before, and so is an entry Redis delivered
+   * here whose reply was lost (see `#held`).
    */
   #keepClaimed(): { stop(): void } {
     const every = Math.max(50, Math.floor(this.opts.reclaimIdleMs / 3));
@@ -230,20 +266,13 @@ export class StreamFlusher {
   }
 
   async #refreshClaims(minIdle: number): Promise<void> {
-    const page = 5000;
-    for (const stream of this.#accountOf.keys()) {
-      for (let start = '-'; ;) {
-        const mine = (await this.redis.call('XPENDING', stream, FLUSH_GROUP, 'IDLE', minIdle, start, '+', page, this.opts.consumer)) as [
-          string,
-          string,
-          number,
-          number,
-        ][];
-        if (!mine.length) break;
-        // min-idle again: an entry another worker took meanwhile has a fresh idle time and stays theirs.
-        await this.redis.call('XCLAIM', stream, FLUSH_GROUP, this.opts.consumer, minIdle, ...mine.map((e) => e[0]), 'JUSTID');
-        if (mine.length < page) break;
-        start = `(${mine[mine.length - 1]![0]}`;
+    const chunk = 5000;
+    for (const [stream, held] of this.#held) {
+      const ids = [...held];
+      for (let i = 0; i < ids.length; i += chunk) {
+        // min-idle again: an entry another worker took meanwhile has a fresh idle time and stays
+        // theirs; an id no longer pending (acknowledged meanwhile) is skipped by Redis.
+        await this.redis.call('XCLAIM', stream, FLUSH_GROUP, this.opts.consumer, minIdle, ...ids.slice(i, i + chunk), 'JUSTID');
       }
     }
   }
