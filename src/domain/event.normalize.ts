@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BeaconEvent } from './event.schema.js';
 import { chTime, type StoredEvent } from './stored-event.js';
+import { BoundedMemo } from './bounded-memo.js';
 import { channelOf, countryOf, deviceClass, uaFamily } from './enrich.js';
 
 /** Client clocks are trusted within this window around the receive time, clamped outside it. */
@@ -49,25 +50,19 @@ const NO_URL: UrlParts = { host: '', utmMedium: undefined };
  * dearest step of normalising: parts are remembered per URL (bounded, cleared when full; long
  * URLs are not kept).
  */
-const urlCache = new Map<string, UrlParts>();
-const URL_CACHE_MAX = 20_000;
-const URL_CACHE_LONGEST = 512;
+const urls = new BoundedMemo<UrlParts>(20_000, 512);
 
-function urlParts(url: string | undefined): UrlParts {
-  if (!url) return NO_URL;
-  let parts = urlCache.get(url);
-  if (parts) return parts;
+function parseUrlParts(url: string): UrlParts {
   try {
     const u = new URL(url);
-    parts = { host: u.hostname.toLowerCase(), utmMedium: u.searchParams.get('utm_medium') ?? undefined };
+    return { host: u.hostname.toLowerCase(), utmMedium: u.searchParams.get('utm_medium') ?? undefined };
   } catch {
-    parts = NO_URL;
+    return NO_URL;
   }
-  if (url.length <= URL_CACHE_LONGEST) {
-    if (urlCache.size >= URL_CACHE_MAX) urlCache.clear();
-    urlCache.set(url, parts);
-  }
-  return parts;
+}
+
+function urlParts(url: string | undefined): UrlParts {
+  return url ? urls.get(url, parseUrlParts) : NO_URL;
 }
 
 /** Once per request: the receive time as the table's text, and what the request says about its sender. */

@@ -4,6 +4,7 @@
  * `X-Forwarded-For` the way express's `trust proxy` (proxy-addr) and nginx's
  * `real_ip_recursive on` walk it. No driver, no I/O.
  */
+import { BoundedMemo } from './bounded-memo.js';
 
 /** 4 bytes (IPv4) or 16 bytes (IPv6); an IPv4-mapped IPv6 address is always held as its 4 bytes. */
 export type IpBytes = Uint8Array;
@@ -131,21 +132,16 @@ export function formatIp(b: IpBytes): string {
  * Canonical texts by text: every request normalises its peer (uWS writes it as uncompressed
  * IPv6) and its forwarded hops, and clients repeat. Bounded, cleared when full.
  */
-const canonical = new Map<string, string | null>();
-const CANONICAL_MAX = 20_000;
+const canonical = new BoundedMemo<string | null>(20_000, 64);
+
+function canonicalText(text: string): string | null {
+  const b = parseIp(text);
+  return b ? formatIp(b) : null;
+}
 
 /** An address in canonical text, or undefined when `text` is not an address. */
 export function normalizeIp(text: string): string | undefined {
-  let c = canonical.get(text);
-  if (c === undefined) {
-    const b = parseIp(text);
-    c = b ? formatIp(b) : null;
-    if (text.length <= 64) {
-      if (canonical.size >= CANONICAL_MAX) canonical.clear();
-      canonical.set(text, c);
-    }
-  }
-  return c ?? undefined;
+  return canonical.get(text, canonicalText) ?? undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { isbot } from 'isbot';
+import { BoundedMemo } from '../domain/bounded-memo.js';
 import { userAgentFacts, type IngestContext, type UserAgentFacts } from '../domain/event.normalize.js';
 import type { Account } from '../domain/account.js';
 import { TOKEN_COOKIE } from '../domain/visitor-token.js';
@@ -14,19 +15,10 @@ interface AgentFacts extends UserAgentFacts {
  * browsers send few distinct user agents, so the answers are remembered per agent (bounded:
  * cleared when full; long ones are not kept).
  */
-const agents = new Map<string, AgentFacts>();
-const AGENTS_MAX = 10_000;
-const AGENT_LONGEST = 512;
+const agents = new BoundedMemo<AgentFacts>(10_000, 512);
 
 export function agentFacts(ua: string): AgentFacts {
-  let f = agents.get(ua);
-  if (f) return f;
-  f = { ...userAgentFacts(ua), bot: !ua || isbot(ua) };
-  if (ua.length <= AGENT_LONGEST) {
-    if (agents.size >= AGENTS_MAX) agents.clear();
-    agents.set(ua, f);
-  }
-  return f;
+  return agents.get(ua, () => ({ ...userAgentFacts(ua), bot: !ua || isbot(ua) }));
 }
 
 /** First value of one cookie in a Cookie header, without building a map of all of them. */

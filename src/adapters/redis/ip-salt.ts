@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { BoundedMemo } from '../../domain/bounded-memo.js';
 import type { RedisClient } from './client.js';
 import type { RedisKeys } from './keys.js';
 
 const DAY_MS = 86_400_000;
-const HASHES_MAX = 50_000;
 
 export interface IpHasherOptions {
   /**
@@ -45,7 +45,7 @@ export class IpHasher {
    * SHA-256 per request was a visible share of the gateway's CPU. Bounded, cleared when full
    * and whenever the salt changes.
    */
-  readonly #hashes = new Map<string, string>();
+  readonly #hashes = new BoundedMemo<string>(50_000);
   readonly #graceMs: number;
 
   constructor(
@@ -85,13 +85,7 @@ export class IpHasher {
   /** Synchronous once the day's salt is cached; call `ready()` at start and it stays warm. */
   hashSync(ip: string, now = Date.now()): string | undefined {
     if (now < this.#dayStart || now >= this.#dayEnd) return undefined;
-    let h = this.#hashes.get(ip);
-    if (h === undefined) {
-      h = createHash('sha256').update(this.#salt).update(ip).digest('hex').slice(0, 32);
-      if (this.#hashes.size >= HASHES_MAX) this.#hashes.clear();
-      this.#hashes.set(ip, h);
-    }
-    return h;
+    return this.#hashes.get(ip, () => createHash('sha256').update(this.#salt).update(ip).digest('hex').slice(0, 32));
   }
 
   async hash(ip: string, now = Date.now()): Promise<string> {
