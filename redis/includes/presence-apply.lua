@@ -1,21 +1,28 @@
 --[[
   Applying one accepted event to an account's presence (shared by ingest-commit.lua and
-  presence-apply-1.lua). An event arrives as 15 ARGV fields (see read_event), never as JSON:
-  nothing is decoded for it.
+  presence-apply-1.lua). An event arrives as one ARGV string of 15 fields separated by the unit
+  separator "\31" (presenceArg in src/domain/presence.rules.ts strips it from the text): one
+  argument per event for the client to encode, and nothing to decode here.
 ]]
 -- @include "presence-core"
 
--- The event at ARGV[i..i+14]: type, visitor, session, page path, title, ua family, device,
--- person ('' anonymous), visitor segment, page segment, event id, label, depth, listing, client ms.
-local function read_event(argv, i)
+local EVENT_FIELDS = 15
+
+-- The packed event: type, visitor, session, page path, title, ua family, device, person
+-- ('' anonymous), visitor segment, page segment, event id, label, depth, listing, client ms.
+local function read_event(packed)
+  local f, pos = {}, 1
+  for n = 1, EVENT_FIELDS - 1 do
+    local bar = string.find(packed, '\31', pos, true)
+    f[n] = string.sub(packed, pos, bar - 1)
+    pos = bar + 1
+  end
+  f[EVENT_FIELDS] = string.sub(packed, pos)
   return {
-    t = argv[i], v = argv[i + 1], s = argv[i + 2], p = argv[i + 3], ti = argv[i + 4], ua = argv[i + 5],
-    dv = argv[i + 6], pe = argv[i + 7], sg = argv[i + 8], ps = argv[i + 9], id = argv[i + 10],
-    lb = argv[i + 11], dp = tonumber(argv[i + 12]) or 0, ls = argv[i + 13], ts = tonumber(argv[i + 14]) or 0,
+    t = f[1], v = f[2], s = f[3], p = f[4], ti = f[5], ua = f[6], dv = f[7], pe = f[8], sg = f[9], ps = f[10],
+    id = f[11], lb = f[12], dp = tonumber(f[13]) or 0, ls = f[14], ts = tonumber(f[15]) or 0,
   }
 end
-
-local EVENT_FIELDS = 15
 
 -- A heartbeat of a tab that is live and unchanged (same page, segment, person; title kept or
 -- equal) changes no count and no view: it refreshes deadlines and times and publishes nothing.

@@ -111,12 +111,23 @@ export function toPresenceEvent(e: StoredEvent, pageSegments: Readonly<Record<st
   };
 }
 
+/** Separates the fields of a packed presence event (ASCII unit separator). */
+const FIELD_SEPARATOR = '\x1f';
+
+/** A text field as packed: a separator inside it (only ever garbage in a title or path) becomes U+FFFD. */
+function packable(text: string): string {
+  return text.includes(FIELD_SEPARATOR) ? text.replaceAll(FIELD_SEPARATOR, '\ufffd') : text;
+}
+
 /**
- * An event as the Lua scripts read it: 15 plain fields in the order of `read_event` in
- * redis/includes/presence-apply.lua (no JSON: the script decodes nothing).
+ * An event as the Lua scripts read it: one string of 15 fields in the order of `read_event` in
+ * redis/includes/presence-apply.lua, separated by U+001F (one argument per event to encode and
+ * parse; no JSON, so the script decodes nothing).
  */
-export function presenceFields(e: PresenceEventInput): string[] {
-  return [e.t, e.v, e.s, e.p, e.ti, e.ua, e.dv, e.pe, e.sg, e.ps, e.id, e.lb, String(e.dp), e.ls, String(e.ts)];
+export function presenceArg(e: PresenceEventInput): string {
+  const text = [e.t, e.v, e.s, e.p, e.ti, e.ua, e.dv, e.pe, e.sg, e.ps, e.id, e.lb, String(e.dp), e.ls, String(e.ts)];
+  for (let i = 0; i < text.length; i++) text[i] = packable(text[i]!);
+  return text.join(FIELD_SEPARATOR);
 }
 
 /** Fields of a row of `read_event`; a test holds this equal to the Lua constant. */

@@ -3,7 +3,7 @@ import { TABLES } from '../adapters/clickhouse/tables.js';
 import { rowJson, type StreamRow } from '../adapters/redis/row-stream.js';
 import { clampTs, normalizeEvent, requestParts, type IngestContext } from '../domain/event.normalize.js';
 import type { BeaconEvent } from '../domain/event.schema.js';
-import { hasPresence, presenceFields, toPresenceEvent } from '../domain/presence.rules.js';
+import { hasPresence, presenceArg, toPresenceEvent } from '../domain/presence.rules.js';
 import type { StoredEvent } from '../domain/stored-event.js';
 
 /**
@@ -25,7 +25,7 @@ export function normalise(account: Account, events: readonly BeaconEvent[], ctx:
       row: s,
       json: rowJson(s),
       dedupeId: e.eventId,
-      presence: presence && hasPresence(s) ? presenceFields(toPresenceEvent(s, account.pageSegments, clampTs(e.ts, ctx.receivedAt))) : undefined,
+      presence: presence && hasPresence(s) ? presenceArg(toPresenceEvent(s, account.pageSegments, clampTs(e.ts, ctx.receivedAt))) : undefined,
     };
   }
   return { stored, rows };

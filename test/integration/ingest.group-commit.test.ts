@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, redisReady, type RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
-import { presenceFields } from '../../src/domain/presence.rules.js';
+import { presenceArg } from '../../src/domain/presence.rules.js';
 import { StreamAtCapError } from '../../src/adapters/errors.js';
 import { startTestRedis, type TestRedis } from '../support/services.js';
 
@@ -78,7 +78,7 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     const account = 'gc-presence';
     const ev = (visitor: string, id: string): StreamRow => ({
       ...row(0, id),
-      presence: presenceFields({
+      presence: presenceArg({
         t: 'pageview',
         v: visitor,
         s: `${visitor}-s`,

@@ -128,34 +128,43 @@ describe('sampleSlot', () => {
   });
 });
 
-describe('presenceFields (the Lua scripts read them by position)', () => {
-  it('has as many fields, in the order, as read_event in redis/includes/presence-apply.lua', async () => {
+describe('presenceArg (the Lua scripts read it by position)', () => {
+  const input = {
+    t: 't',
+    v: 'v',
+    s: 's',
+    p: 'p',
+    ti: 'ti',
+    ua: 'ua',
+    dv: 'dv',
+    pe: 'pe',
+    sg: 'sg',
+    ps: 'ps',
+    id: 'id',
+    lb: 'lb',
+    dp: 7,
+    ls: 'ls',
+    ts: 9,
+  };
+
+  it('packs as many fields, in the order, as read_event in redis/includes/presence-apply.lua', async () => {
     const { readFileSync } = await import('node:fs');
-    const { presenceFields, PRESENCE_EVENT_FIELDS } = await import('../../src/domain/presence.rules.js');
+    const { presenceArg, PRESENCE_EVENT_FIELDS } = await import('../../src/domain/presence.rules.js');
     const lua = readFileSync(new URL('../../redis/includes/presence-apply.lua', import.meta.url), 'utf8');
     expect(Number(/local EVENT_FIELDS = (\d+)/.exec(lua)?.[1])).toBe(PRESENCE_EVENT_FIELDS);
-    const order = [
-      ...lua.slice(lua.indexOf('local function read_event'), lua.indexOf('local EVENT_FIELDS')).matchAll(/(\w+) = (?:tonumber\()?argv\[i(?: \+ (\d+))?\]/g),
-    ].map((m) => [m[1], Number(m[2] ?? 0)]);
-    const fields = presenceFields({
-      t: 't',
-      v: 'v',
-      s: 's',
-      p: 'p',
-      ti: 'ti',
-      ua: 'ua',
-      dv: 'dv',
-      pe: 'pe',
-      sg: 'sg',
-      ps: 'ps',
-      id: 'id',
-      lb: 'lb',
-      dp: 7,
-      ls: 'ls',
-      ts: 9,
-    });
+    const order = [...lua.slice(lua.indexOf('local function read_event')).matchAll(/(\w+) = (?:tonumber\()?f\[(\d+)\]/g)].map((m) => [m[1], Number(m[2]) - 1]);
+    const fields = presenceArg(input).split('\x1f');
     expect(fields).toHaveLength(PRESENCE_EVENT_FIELDS);
     expect(order).toHaveLength(PRESENCE_EVENT_FIELDS);
     for (const [name, at] of order) expect(fields[at as number], String(name)).toBe(name === 'dp' ? '7' : name === 'ts' ? '9' : name);
+  });
+
+  it('keeps a separator inside a text field from shifting the fields after it', async () => {
+    const { presenceArg, PRESENCE_EVENT_FIELDS } = await import('../../src/domain/presence.rules.js');
+    const fields = presenceArg({ ...input, p: '/a\x1fb', ti: 'T\x1f\x1f' }).split('\x1f');
+    expect(fields).toHaveLength(PRESENCE_EVENT_FIELDS);
+    expect(fields[3]).toBe('/a\ufffdb');
+    expect(fields[4]).toBe('T\ufffd\ufffd');
+    expect(fields[5]).toBe('ua');
   });
 });

@@ -17,7 +17,12 @@ export class RedisKeys {
 
   /** Marker of a client-supplied event id, so a retried beacon is accepted once. */
   eventIdSeen(account: string, eventId: string): string {
-    return `${this.#acct(account)}:eid:${eventId}`;
+    return this.eventIdSeenPrefix(account) + eventId;
+  }
+
+  /** What every marker of {@link eventIdSeen} starts with (ingest-commit.lua appends the id). */
+  eventIdSeenPrefix(account: string): string {
+    return `${this.#acct(account)}:eid:`;
   }
 
   /** Daily IP-hash salt, shared by every gateway; rotated by its date. */

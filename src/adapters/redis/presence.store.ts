@@ -1,7 +1,7 @@
 import type { Account } from '../../domain/account.js';
 import type { Logger } from '../../logger.js';
 import type { StoredEvent } from '../../domain/stored-event.js';
-import { pageSegmentOf, presenceFields, toPresenceEvent } from '../../domain/presence.rules.js';
+import { pageSegmentOf, presenceArg, toPresenceEvent } from '../../domain/presence.rules.js';
 import { parseDiff, type RawSnapshot } from '../../domain/presence.messages.js';
 import { redisReady, type RedisClient } from './client.js';
 import type { RedisKeys } from './keys.js';
@@ -55,7 +55,7 @@ export class PresenceStore {
     if (events.length === 0) return;
     const p = account.presence;
     const args: (string | number)[] = [this.keys.presenceChannel(account.id), p.ttlMs, p.graceMs, PRESENCE_LINGER_MS];
-    for (const e of events) args.push(...presenceFields(toPresenceEvent(e, account.pageSegments)));
+    for (const e of events) args.push(presenceArg(toPresenceEvent(e, account.pageSegments)));
     await callScript(this.redis, 'presenceApply', [this.keys.presencePrefix(account.id)], args);
   }
 

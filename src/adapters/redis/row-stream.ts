@@ -12,8 +12,8 @@ export interface StreamRow {
   json?: string;
   /** When set, a second row with the same id within the window is dropped (client retries). */
   dedupeId?: string;
-  /** The event's presence fields (see presenceFields): applied in the same call once the row is in. */
-  presence?: readonly string[];
+  /** The event's packed presence fields (see presenceArg): applied in the same call once the row is in. */
+  presence?: string;
 }
 
 export type AppendOutcome = 'accepted' | 'duplicate';
@@ -68,9 +68,9 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
-/** One call in the making: the script's KEYS and ARGV, built as requests join it. */
+/** One call in the making: the script's ARGV, built as requests join it. */
 interface Batch {
-  keys: string[];
+  keys: readonly [stream: string, presencePrefix: string];
   args: (string | number)[];
   waiters: Waiter[];
   rows: number;
@@ -86,8 +86,8 @@ interface AccountLane {
 }
 
 const NO_PRESENCE: CommitPresence = { ttlMs: 0, graceMs: 0 };
-/** ARGV before the first request (see redis/ingest-commit.lua). */
-const HEAD_ARGS = 7;
+/** Where the head of the call's ARGV (see redis/ingest-commit.lua) says how many requests it holds. */
+const REQUEST_COUNT_ARG = 6;
 
 /**
  * The write side of the per-account streams, with group commit: the rows of every request that
@@ -138,18 +138,11 @@ export class RowStream {
       args.push(rows.length);
       for (const r of rows) {
         const json = r.json ?? rowJson(r.row);
-        let marker = 0;
-        if (r.dedupeId) {
-          batch.keys.push(this.keys.eventIdSeen(account, r.dedupeId));
-          marker = batch.keys.length;
-        }
-        args.push(marker, r.table, json);
-        if (r.presence) args.push('P', ...r.presence);
-        else args.push('-');
+        args.push(r.dedupeId ?? '', r.table, json, r.presence ?? '');
         batch.bytes += json.length;
       }
       batch.rows += rows.length;
-      args[HEAD_ARGS - 1] = batch.waiters.push({ rows: rows.length, resolve, reject });
+      args[REQUEST_COUNT_ARG] = batch.waiters.push({ rows: rows.length, resolve, reject });
       // A full call goes at once (when a slot is free) rather than waiting for the tick.
       if (batch.rows >= this.#maxRows || batch.bytes >= this.#maxBytes) this.#pump(account, lane, true);
     });
@@ -159,7 +152,7 @@ export class RowStream {
     const p = presence ?? NO_PRESENCE;
     return {
       keys: [this.keys.eventStream(account), this.keys.presencePrefix(account)],
-      args: [this.cap, DEDUPE_TTL_S, this.keys.presenceChannel(account), p.ttlMs, p.graceMs, PRESENCE_LINGER_MS, 0],
+      args: [this.cap, DEDUPE_TTL_S, this.keys.presenceChannel(account), p.ttlMs, p.graceMs, PRESENCE_LINGER_MS, 0, this.keys.eventIdSeenPrefix(account)],
       waiters: [],
       rows: 0,
       bytes: 0,
@@ -198,7 +191,7 @@ export class RowStream {
     lane.inFlight++;
     b.args[3] = b.presence.ttlMs;
     b.args[4] = b.presence.graceMs;
-    callScript(this.redis, 'ingestCommit', b.keys, b.args, false).then(
+    callScript(this.redis, 'ingestCommit', [...b.keys], b.args, false).then(
       (res) => {
         const out = res as (string | number)[];
         for (let i = 0; i < b.waiters.length; i++) {
