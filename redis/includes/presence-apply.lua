@@ -7,17 +7,13 @@
 -- @include "presence-core"
 
 local EVENT_FIELDS = 15
+-- One match returns every field (a loop of finds and subs costs the script several times more).
+local EVENT_PATTERN = '^' .. string.rep('([^\31]*)\31', EVENT_FIELDS - 1) .. '(.*)$'
 
 -- The packed event: type, visitor, session, page path, title, ua family, device, person
 -- ('' anonymous), visitor segment, page segment, event id, label, depth, listing, client ms.
 local function read_event(packed)
-  local f, pos = {}, 1
-  for n = 1, EVENT_FIELDS - 1 do
-    local bar = string.find(packed, '\31', pos, true)
-    f[n] = string.sub(packed, pos, bar - 1)
-    pos = bar + 1
-  end
-  f[EVENT_FIELDS] = string.sub(packed, pos)
+  local f = { string.match(packed, EVENT_PATTERN) }
   return {
     t = f[1], v = f[2], s = f[3], p = f[4], ti = f[5], ua = f[6], dv = f[7], pe = f[8], sg = f[9], ps = f[10],
     id = f[11], lb = f[12], dp = tonumber(f[13]) or 0, ls = f[14], ts = tonumber(f[15]) or 0,
@@ -79,7 +75,9 @@ local function apply_slow(ev, ttl, grace)
   local title = ev.ti or ''
   if title == '' and old and old.p == ev.p then title = old.ti or '' end
   local tab = { st = 'A', p = ev.p, ps = ev.ps, ti = title }
-  redis.call('HSET', tkey(vid), sid, tab_encode('A', ev.p, ev.ps, title))
+  -- A tab that stays on its page with its title is written as it is stored: no write.
+  local encoded = tab_encode('A', ev.p, ev.ps, title)
+  if not old or old.raw ~= encoded then redis.call('HSET', tkey(vid), sid, encoded) end
   redis.call('ZADD', k('tabs'), S.now + ttl, member)
   local life = ttl + grace + S.linger
 

@@ -84,9 +84,10 @@ local function tab_encode(st, p, ps, ti)
   return cjson.encode({ st, p, ps, ti })
 end
 
+-- A decoded tab keeps the bytes it was read as (raw), so an unchanged tab need not be written back.
 local function tab_decode(raw)
   local t = cjson.decode(raw)
-  if t[1] ~= nil then return { st = t[1], p = t[2], ps = t[3], ti = t[4] } end
+  if t[1] ~= nil then return { st = t[1], p = t[2], ps = t[3], ti = t[4], raw = raw } end
   return t
 end
 
