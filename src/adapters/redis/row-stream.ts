@@ -70,7 +70,7 @@ interface Waiter {
 
 /** One call in the making: the script's ARGV, built as requests join it. */
 interface Batch {
-  keys: readonly [stream: string, presencePrefix: string];
+  keys: [stream: string, presencePrefix: string];
   args: (string | number)[];
   waiters: Waiter[];
   rows: number;
@@ -191,7 +191,7 @@ export class RowStream {
     lane.inFlight++;
     b.args[3] = b.presence.ttlMs;
     b.args[4] = b.presence.graceMs;
-    callScript(this.redis, 'ingestCommit', [...b.keys], b.args, false).then(
+    callScript(this.redis, 'ingestCommit', b.keys, b.args, false).then(
       (res) => {
         const out = res as (string | number)[];
         for (let i = 0; i < b.waiters.length; i++) {
