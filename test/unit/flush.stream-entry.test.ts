@@ -15,8 +15,18 @@ describe('flush: reading a stored row without parsing it', () => {
     expect(readStringField('{"a":1}', 'visitor_id')).toBeNull(); // absent
     expect(readStringField('{"visitor_id":7}', 'visitor_id')).toBeNull(); // not a string
     expect(readStringField('{"visitor_id":"a\\"b"}', 'visitor_id')).toBeNull(); // an escape
-    expect(readStringField('{"p":{"visitor_id":"inner"},"visitor_id":"outer"}', 'visitor_id')).toBeNull(); // twice
     expect(readStringField('{ "visitor_id": "spaced" }', 'visitor_id')).toBeNull(); // another writer's spacing
+  });
+
+  it('reads the top-level key only: nested objects, strings and duplicates as JSON.parse reads them', () => {
+    expect(readStringField('{"p":{"visitor_id":"inner"},"visitor_id":"outer"}', 'visitor_id')).toBe('outer');
+    expect(readStringField('{"p":[{"visitor_id":"inner"}],"q":"\\"visitor_id\\":\\"s\\"","n":1}', 'visitor_id')).toBeNull(); // only nested or inside a string
+    expect(readStringField('{"visitor_id":"first","visitor_id":"last"}', 'visitor_id')).toBe('last');
+    expect(readStringField('{"visitor_id":"a","visitor_id_2":"b"}', 'visitor_id')).toBe('a');
+    expect(readStringField('{"visitor_id":"open', 'visitor_id')).toBeNull(); // a string left open
+    expect(readStringField('{"visitor\\u005fid":"escaped key"}', 'visitor_id')).toBeNull(); // only a parse reads that key
+    expect(new FlushRow(entry('{"visitor\\u005fid":"escaped key"}')).field('visitor_id')).toBe('escaped key');
+    expect(new FlushRow(entry('{"a":"x","n":12,"visitor_id":null}')).field('visitor_id')).toBeUndefined();
   });
 
   it('falls back to parsing the row, so the answer is always the top-level value', () => {
