@@ -2,12 +2,15 @@
 -- (rec_id, listing, session_id) in recommendations, clicks = distinct (rec_id, listing,
 -- session_id) among recommendation clicks; ctr = clicks / impressions (NULL without impressions).
 -- Each side is counted by its own time; the totals row is the sum (keys include the listing).
--- Distinct keys are counted by their 64-bit hash: half the work of hashing string pairs, and a
--- collision is negligible at millions of impressions.
+-- Impressions: (rec_id, listing, session_id) is the sort key of the ReplacingMergeTree, so FINAL
+-- leaves one row per key (the newest report, the row a merge keeps) and a count is the distinct
+-- count. It merges only the key ranges that overlap across parts: no hash set per listing.
+-- Clicks repeat per key (a double click), so they are counted by the keys' 64-bit hash: half the
+-- work of hashing string pairs, and a collision is negligible at millions of clicks.
 WITH
   imp AS (
-    SELECT listing, uniqExact(cityHash64(rec_id, session_id)) AS n
-    FROM recommendations
+    SELECT listing, count() AS n
+    FROM recommendations FINAL
     WHERE account_id = {account:String} AND ts >= {from:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')}
     GROUP BY listing
   ),

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { engagementScore } from '../../src/domain/engagement.js';
+import { engagementScore, engagementViewParams } from '../../src/domain/engagement.js';
 import { randomId, rows, eventually } from '../support/services.js';
 import { useTestService } from '../support/fixture.js';
 import {
@@ -255,6 +255,31 @@ describe('engagement-score', () => {
       expect(e.depth).toBeCloseTo(f.depth, 9);
       expect(e.dwell).toBeCloseTo(f.dwell, 9);
       expect(e.score).toBeCloseTo(f.score, 9);
+    }
+  });
+
+  it('the queue is the engagement_scores view ranked and cut, for every limit and include', async () => {
+    // The query splits unbound visitors from bound ones for speed; Grafana reads the view.
+    for (const [limit, include] of [
+      [50, 'all'],
+      [2, 'all'],
+      [1, 'persons'],
+      [50, 'persons'],
+    ] as const) {
+      const { body } = await get(`/api/engagement?limit=${limit}&include=${include}`);
+      const view = await rows<{ kind: string; who: string; visitors: string[]; score: number }>(
+        t.ch,
+        `SELECT kind, who, arraySort(visitors) AS visitors, score
+         FROM engagement_scores(account = {account:String}, at_ms = {at_ms:Int64}, half_life_days = {half_life_days:Float64},
+           milestone_weight = {milestone_weight:Float64}, dwell_unit_s = {dwell_unit_s:Float64})
+         WHERE {include:String} = 'all' OR kind = 'person'
+         ORDER BY score DESC, who ASC LIMIT {limit:UInt32}`,
+        { account: ACME, include, limit, ...engagementViewParams(body.params, body.asOfMs) },
+      );
+      expect(view.length).toBeGreaterThan(0);
+      expect(body.queue.map((e: Json) => [e.kind, e.personId ?? e.visitorIds[0], e.visitorIds, e.score])).toEqual(
+        view.map((r) => [r.kind, r.who, r.visitors, r.score]),
+      );
     }
   });
 
