@@ -42,13 +42,13 @@ local function heartbeat_fast(ev, ttl, grace)
   if ev.sg ~= '' and ev.sg ~= d[3] then return false end
   -- The tab shown stays shown; only when it is gone would this heartbeat take over.
   if d[1] ~= sid and redis.call('HEXISTS', tkey(vid), d[1]) == 0 then return false end
-  redis.call('ZADD', k('tabs'), S.now + ttl, member)
-  redis.call('ZADD', pagekey(ev.p), S.now, vid)
+  refresh('ZADD', k('tabs'), S.now + ttl, member)
+  refresh('ZADD', pagekey(ev.p), S.now, vid)
   local x = extend_life(vid, d[4], ttl + grace + S.linger)
   if x then
     redis.call('HSET', vkey(vid), 'seen', S.now, 'x', x)
   else
-    redis.call('HSET', vkey(vid), 'seen', S.now)
+    refresh('HSET', vkey(vid), 'seen', S.now)
   end
   return true
 end
@@ -78,7 +78,12 @@ local function apply_slow(ev, ttl, grace)
   -- A tab that stays on its page with its title is written as it is stored: no write.
   local encoded = tab_encode('A', ev.p, ev.ps, title)
   if not old or old.raw ~= encoded then redis.call('HSET', tkey(vid), sid, encoded) end
-  redis.call('ZADD', k('tabs'), S.now + ttl, member)
+  -- A tab that was there (live_tabs returned it) only has its deadline moved.
+  if old then
+    refresh('ZADD', k('tabs'), S.now + ttl, member)
+  else
+    redis.call('ZADD', k('tabs'), S.now + ttl, member)
+  end
   local life = ttl + grace + S.linger
 
   if not redis.call('ZSCORE', k('online'), vid) then
@@ -115,7 +120,7 @@ local function apply_slow(ev, ttl, grace)
         into[ev.p] = true
         affected[ev.p] = true
       else
-        redis.call('ZADD', pagekey(ev.p), S.now, vid)
+        refresh('ZADD', pagekey(ev.p), S.now, vid)
       end
       if old and not on_page(tabs, old.p, sid) then
         exit_page(vid, old.p, authed())
@@ -124,7 +129,7 @@ local function apply_slow(ev, ttl, grace)
       end
       changed = true
     else
-      redis.call('ZADD', pagekey(ev.p), S.now, vid)
+      refresh('ZADD', pagekey(ev.p), S.now, vid)
     end
     tabs[sid] = tab
 
@@ -174,8 +179,13 @@ local function apply_slow(ev, ttl, grace)
       set[#set + 1] = 'x'
       set[#set + 1] = x
     end
-    redis.call('HSET', vkey(vid), unpack(set))
-    if not heartbeat then redis.call('ZADD', k('online'), S.now, vid) end
+    -- Only the times and the page views moved: a refresh; anything else is replicated whole.
+    if #set == 2 or (#set == 4 and set[3] == 'pv') then
+      refresh('HSET', vkey(vid), unpack(set))
+    else
+      redis.call('HSET', vkey(vid), unpack(set))
+    end
+    if not heartbeat then refresh('ZADD', k('online'), S.now, vid) end
     if changed then
       -- The view from what was read and just written: no second read of the hash.
       for i = 1, #set, 2 do d[set[i]] = set[i + 1] end
