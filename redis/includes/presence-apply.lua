@@ -95,9 +95,7 @@ local function apply_slow(ev, ttl, grace)
       'person', d.person, 'seg', d.seg, 'pseg', d.pseg, 'pv', d.pv, 'joined', d.joined, 'seen', d.seen, 'cx', d.cx,
       'x', S.now)
     extend_life(vid, 0, life)
-    redis.call('ZADD', k('online'), S.now, vid)
-    if authed then redis.call('SADD', k('auth'), vid) end
-    S.sc = nil
+    counts_moved(redis.call('ZADD', k('online'), S.now, vid), authed and redis.call('SADD', k('auth'), vid) or 0)
     segment_move('', '0', ev.sg, cx)
     enter_page(vid, ev.p, authed)
     track_peak()
@@ -148,8 +146,7 @@ local function apply_slow(ev, ttl, grace)
       set[#set + 1] = 'person'
       set[#set + 1] = ev.pe
       if not authed() then
-        redis.call('SADD', k('auth'), vid)
-        S.sc = nil
+        counts_moved(0, redis.call('SADD', k('auth'), vid))
         for _, path in ipairs(pages_of(tabs)) do
           S.auth_n[path] = tonumber(redis.call('ZINCRBY', k('pagesauth'), 1, path))
           affected[path] = true

@@ -72,6 +72,10 @@ end
 -- sequence number leads each diff's JSON, so a gateway nobody watches this account at reads it
 -- without parsing the rest.
 local function presence_flush()
+  if S.hwm_moved then
+    redis.call('SET', k('hwm'), S.hwm)
+    S.hwm_moved = false
+  end
   local n = #S.pending
   if n == 0 then return end
   local seq = redis.call('INCRBY', k('seq'), n) - n
@@ -106,11 +110,16 @@ local function tab_decode(raw)
   return t
 end
 
--- [online, authenticated], read once per call: whatever adds or removes a member of P:online
--- or P:auth sets S.sc to nil.
+-- [online, authenticated], read once per call: whatever adds or removes members of P:online or
+-- P:auth moves them by what its command reports (counts_moved), so they stay exact without a
+-- second read.
 local function site_counts()
   if not S.sc then S.sc = { redis.call('ZCARD', k('online')), redis.call('SCARD', k('auth')) } end
   return { S.sc[1], S.sc[2] }
+end
+
+local function counts_moved(online, auth)
+  if S.sc then S.sc = { S.sc[1] + online, S.sc[2] + auth } end
 end
 
 local function page_counts(paths)
@@ -239,10 +248,14 @@ local function view_of(vid, d, tabs, act)
   }
 end
 
+-- The peak is read once per call and written once, at its end (presence_flush).
 local function track_peak()
   local n = site_counts()[1]
-  local hwm = tonumber(redis.call('GET', k('hwm')) or 0)
-  if n > hwm then redis.call('SET', k('hwm'), n) end
+  if S.hwm == nil then S.hwm = tonumber(redis.call('GET', k('hwm')) or 0) end
+  if n > S.hwm then
+    S.hwm = n
+    S.hwm_moved = true
+  end
 end
 
 -- Everything of a visitor goes at once: one `leave` diff, whatever the number of tabs.
@@ -259,9 +272,9 @@ local function visitor_leave(vid, reason)
     end
   end
   segment_move(d.seg, d.cx, '', '0')
-  local was_online = redis.call('ZREM', k('online'), vid) == 1
-  redis.call('SREM', k('auth'), vid)
-  S.sc = nil
+  local removed = redis.call('ZREM', k('online'), vid)
+  counts_moved(-removed, -redis.call('SREM', k('auth'), vid))
+  local was_online = removed == 1
   redis.call('DEL', vkey(vid), tkey(vid))
   if not was_online then return false end
   S.leaves = S.leaves + 1

@@ -5,7 +5,7 @@ import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
 import { presenceArg } from '../../src/domain/presence.rules.js';
 import { StreamAtCapError } from '../../src/adapters/errors.js';
-import { startTestRedis, type TestRedis } from '../support/services.js';
+import { eventually, startTestRedis, type TestRedis } from '../support/services.js';
 
 let redis: TestRedis;
 let client: RedisClient;
@@ -102,6 +102,54 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     const online = await client.zrange(`${keys.presencePrefix(account)}:online`, '0', '-1');
     // v3's event was a duplicate of e1: not in the stream, so not in presence either.
     expect(online.sort()).toEqual(['v1', 'v2']);
+  });
+
+  it('gives every diff of a call its exact site counts, and the call its peak, as joins and leaves come and go', async () => {
+    const stream = new RowStream(client, keys, 1000);
+    const account = 'gc-counts';
+    const ev = (type: 'pageview' | 'leave', visitor: string, person = ''): StreamRow => ({
+      ...row(0),
+      presence: presenceArg({
+        t: type,
+        v: visitor,
+        s: `${visitor}-s`,
+        p: '/x',
+        ti: 'X',
+        ua: 'Chrome',
+        dv: 'desktop',
+        pe: person,
+        sg: '',
+        ps: '',
+        id: `${visitor}-${type}`,
+        lb: '',
+        dp: 0,
+        ls: '',
+        ts: Date.now(),
+      }),
+    });
+    const subscriber = connectRedis({ url: redis.url });
+    const diffs: { k: string; v: string; c: [number, number] }[] = [];
+    subscriber.on('message', (_channel: string, message: string) => {
+      for (const line of message.split('\n')) diffs.push(JSON.parse(line) as { k: string; v: string; c: [number, number] });
+    });
+    await subscriber.subscribe(keys.presenceChannel(account));
+    const noGrace = { ttlMs: 45_000, graceMs: 0 };
+    const before = await scriptCalls();
+    await Promise.all([
+      stream.append(account, [ev('pageview', 'v1'), ev('pageview', 'v2', 'p2')], noGrace),
+      stream.append(account, [ev('pageview', 'v3'), ev('leave', 'v2'), ev('pageview', 'v4', 'p4')], noGrace),
+    ]);
+    expect(await scriptCalls()).toBe(before + 1);
+    await eventually(() => diffs.length >= 5 || undefined);
+    subscriber.disconnect();
+    expect(diffs.filter((d) => d.k === 'join' || d.k === 'leave').map((d) => [d.k, d.v, d.c])).toEqual([
+      ['join', 'v1', [1, 0]],
+      ['join', 'v2', [2, 1]],
+      ['join', 'v3', [3, 1]],
+      ['leave', 'v2', [2, 0]],
+      ['join', 'v4', [3, 1]],
+    ]);
+    expect(await client.get(`${keys.presencePrefix(account)}:hwm`)).toBe('3');
   });
 
   it('gathers the requests of every tick that passes while a call is in flight into the next call', async () => {
