@@ -79,42 +79,28 @@ function indexMembers(bytes: Buffer): Int32Array | null {
   let expectKey = true;
   let i = 1;
   while (i < n) {
-    let c = bytes[i]!;
+    const c = bytes[i]!;
     if (c === QUOTE) {
-      const start = ++i;
-      let escaped = false;
-      while (i < n && (c = bytes[i]!) !== QUOTE) {
-        if (c === BACKSLASH) {
-          escaped = true;
-          i++;
-        }
-        i++;
-      }
-      if (i >= n) return null;
+      const start = i + 1;
+      const end = closingQuote(bytes, start);
+      if (end < 0) return null;
       if (depth === 1 && expectKey) {
-        if (escaped || bytes[i + 1] !== COLON || k === scratch.length) return null;
+        if (stringHadEscape || bytes[end + 1] !== COLON || k === scratch.length) return null;
         scratch[k] = start;
-        scratch[k + 1] = i;
-        i += 2;
+        scratch[k + 1] = end;
+        i = end + 2;
         if (bytes[i] === QUOTE) {
-          const from = ++i;
-          escaped = false;
-          while (i < n && (c = bytes[i]!) !== QUOTE) {
-            if (c === BACKSLASH) {
-              escaped = true;
-              i++;
-            }
-            i++;
-          }
-          if (i >= n) return null;
-          scratch[k + 2] = escaped ? ESCAPED : from;
-          scratch[k + 3] = i++;
+          const valueEnd = closingQuote(bytes, i + 1);
+          if (valueEnd < 0) return null;
+          scratch[k + 2] = stringHadEscape ? ESCAPED : i + 1;
+          scratch[k + 3] = valueEnd;
+          i = valueEnd + 1;
         } else scratch[k + 2] = NOT_A_STRING;
         k += 4;
         expectKey = false;
         continue;
       }
-      i++;
+      i = end + 1;
       continue;
     }
     if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
@@ -124,6 +110,23 @@ function indexMembers(bytes: Buffer): Int32Array | null {
     i++;
   }
   return scratch.slice(0, k);
+}
+
+/** Set by {@link closingQuote}: the string it just scanned held an escape. */
+let stringHadEscape = false;
+
+/** The offset of the quote closing the string whose text starts at `from`, or -1 when it is left open. */
+function closingQuote(bytes: Buffer, from: number): number {
+  stringHadEscape = false;
+  for (let i = from; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH) {
+      stringHadEscape = true;
+      i++;
+    }
+  }
+  return -1;
 }
 
 /** The value offset of the member named `name` (the last, as JSON.parse reads duplicates), or -3 when absent. */
