@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, redisReady, type RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
-import { presenceArg } from '../../src/domain/presence.rules.js';
 import { StreamAtCapError } from '../../src/adapters/errors.js';
+import { presenceRow } from '../support/presence-rows.js';
 import { eventually, startTestRedis, type TestRedis } from '../support/services.js';
 
 let redis: TestRedis;
@@ -76,26 +76,7 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
   it('applies the accepted events to presence in the same call, and none of a duplicate', async () => {
     const stream = new RowStream(client, keys, 1000);
     const account = 'gc-presence';
-    const ev = (visitor: string, id: string): StreamRow => ({
-      ...row(0, id),
-      presence: presenceArg({
-        t: 'pageview',
-        v: visitor,
-        s: `${visitor}-s`,
-        p: '/x',
-        ti: 'X',
-        ua: 'Chrome',
-        dv: 'desktop',
-        pe: '',
-        sg: '',
-        ps: '',
-        id,
-        lb: '',
-        dp: 0,
-        ls: '',
-        ts: Date.now(),
-      }),
-    });
+    const ev = (visitor: string, id: string): StreamRow => presenceRow(row(0, id), { v: visitor, id });
     const before = await scriptCalls();
     await Promise.all([stream.append(account, [ev('v1', 'e1')], PRESENCE), stream.append(account, [ev('v2', 'e2'), ev('v3', 'e1')], PRESENCE)]);
     expect(await scriptCalls()).toBe(before + 1);
@@ -107,26 +88,8 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
   it('gives every diff of a call its exact site counts, and the call its peak, as joins and leaves come and go', async () => {
     const stream = new RowStream(client, keys, 1000);
     const account = 'gc-counts';
-    const ev = (type: 'pageview' | 'leave', visitor: string, person = ''): StreamRow => ({
-      ...row(0),
-      presence: presenceArg({
-        t: type,
-        v: visitor,
-        s: `${visitor}-s`,
-        p: '/x',
-        ti: 'X',
-        ua: 'Chrome',
-        dv: 'desktop',
-        pe: person,
-        sg: '',
-        ps: '',
-        id: `${visitor}-${type}`,
-        lb: '',
-        dp: 0,
-        ls: '',
-        ts: Date.now(),
-      }),
-    });
+    const ev = (type: 'pageview' | 'leave', visitor: string, person = ''): StreamRow =>
+      presenceRow(row(0), { t: type, v: visitor, pe: person, id: `${visitor}-${type}` });
     const subscriber = connectRedis({ url: redis.url });
     const diffs: { k: string; v: string; c: [number, number] }[] = [];
     subscriber.on('message', (_channel: string, message: string) => {

@@ -14,7 +14,7 @@ import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { PresenceStore } from '../../src/adapters/redis/presence.store.js';
 import { freePort } from '../../src/adapters/redis/launcher.js';
 import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
-import { presenceArg } from '../../src/domain/presence.rules.js';
+import { presenceRow } from '../support/presence-rows.js';
 import { eventually, startTestRedis, type TestRedis } from '../support/services.js';
 
 const PRESENCE = { ttlMs: 45_000, graceMs: 3000 };
@@ -54,28 +54,7 @@ afterAll(async () => {
 let n = 0;
 function event(type: 'pageview' | 'heartbeat', page: string, visitor = 'v1'): StreamRow {
   const id = `e-${++n}`;
-  return {
-    table: 'events',
-    row: { n },
-    dedupeId: id,
-    presence: presenceArg({
-      t: type,
-      v: visitor,
-      s: `${visitor}-s`,
-      p: page,
-      ti: 'Title',
-      ua: 'Chrome',
-      dv: 'desktop',
-      pe: '',
-      sg: '',
-      ps: '',
-      id,
-      lb: '',
-      dp: 0,
-      ls: '',
-      ts: Date.now(),
-    }),
-  };
+  return presenceRow({ table: 'events', row: { n }, dedupeId: id }, { t: type, v: visitor, p: page, ti: 'Title', id });
 }
 
 /** What both sides hold of the visitor: the refreshed values and the structure. */
