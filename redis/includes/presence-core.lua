@@ -119,7 +119,10 @@ local function site_counts()
 end
 
 local function counts_moved(online, auth)
-  if S.sc then S.sc = { S.sc[1] + online, S.sc[2] + auth } end
+  if S.sc then
+    S.sc[1] = S.sc[1] + online
+    S.sc[2] = S.sc[2] + auth
+  end
 end
 
 local function page_counts(paths)
