@@ -27,16 +27,23 @@ interface AsyncDestination {
 }
 
 const batchedDestinations = new Set<WeakRef<TurnBatchedDestination>>();
-process.on('exit', () => {
-  for (const ref of batchedDestinations) ref.deref()?.flushPending();
-});
+
+/** Registered with the first destination, before its sonic-boom registers its own exit flush. */
+function handOverOnExit(dest: TurnBatchedDestination): void {
+  if (batchedDestinations.size === 0) {
+    process.on('exit', () => {
+      for (const ref of batchedDestinations) ref.deref()?.flushPending();
+    });
+  }
+  batchedDestinations.add(new WeakRef(dest));
+}
 
 /**
  * Lines of one event-loop turn go to the file in one write: under load a turn answers dozens of
  * requests, each with its `[visitor-event]` line, and a write per line costs a thread-pool hop
  * and a syscall (a tenth of the gateway's time in a profile). A line waits at most for the end
  * of its turn; one still waiting when the process exits is handed over before sonic-boom's own
- * exit flush writes it (that listener is registered after this module's).
+ * exit flush writes it.
  */
 export class TurnBatchedDestination implements DestinationStream {
   #lines: string[] = [];
@@ -45,8 +52,8 @@ export class TurnBatchedDestination implements DestinationStream {
 
   /** @param file where the lines go; standard output by default. */
   constructor(file?: string) {
+    handOverOnExit(this);
     this.inner = pino.destination({ dest: file, sync: false, mkdir: file !== undefined }) as unknown as AsyncDestination;
-    batchedDestinations.add(new WeakRef(this));
   }
 
   write(line: string): void {
