@@ -22,13 +22,23 @@ export interface JoinRun {
   coverage: number;
   hbPerS: number;
   heartbeatAnswerMs: LoadResult['latencyMs'];
-  /** CPU cores used on average during the load by the server under test and by the subscriber process. */
-  cpuCoresUsed: { server: number; subscribers: number };
+  /**
+   * CPU cores used on average during the load: by the server under test, its Redis, the
+   * subscriber process and the load generator (the last two are the harness's share of the machine).
+   */
+  cpuCoresUsed: { server: number; redis: number; subscribers: number; load: number };
   status: Record<string, number>;
   error?: string;
   rssPeakMb: number;
   /** Heartbeats per second asked of the load generator. */
   rate: number;
+}
+
+/** CPU seconds the bench's Redis (both servers under test use it) has used so far. */
+async function redisCpuSeconds(ctx: BenchContext): Promise<number> {
+  const info = await ctx.redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 /**
@@ -63,6 +73,7 @@ export async function joinLatency(
     const sendsFile = path.join(dir, `probes-${tag}-${rate}.txt`);
     const cpuGw0 = treeCpuSeconds(pid);
     const cpuSubs0 = cpuSeconds(subs.pid);
+    const cpuRedis0 = await redisCpuSeconds(ctx);
     const wall0 = Date.now();
     const res = await ctx.load({
       port,
@@ -88,7 +99,12 @@ export async function joinLatency(
       rate,
       res,
       sendsFile,
-      cpuShare: { server: round((treeCpuSeconds(pid) - cpuGw0) / wallS, 2), subscribers: round((cpuSeconds(subs.pid) - cpuSubs0) / wallS, 2) },
+      cpuShare: {
+        server: round((treeCpuSeconds(pid) - cpuGw0) / wallS, 2),
+        redis: round(((await redisCpuSeconds(ctx)) - cpuRedis0) / wallS, 2),
+        subscribers: round((cpuSeconds(subs.pid) - cpuSubs0) / wallS, 2),
+        load: round(res.cpuMs / 1000 / wallS, 2),
+      },
       rssPeakMb: rss.peak.get(pid) ?? 0,
     });
     // Let the last joins of this rate arrive before the next rate starts.

@@ -65,6 +65,8 @@ export interface LoadResult {
   latencyMs: { p50: number; p99: number; max: number };
   socketErrors: number;
   elapsedMs: number;
+  /** CPU time (user + system) this generator used: what the load took from the machine. */
+  cpuMs: number;
 }
 
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
@@ -185,6 +187,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let measuredOk = 0;
   let socketErrors = 0;
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const warmupEnd = started + (spec.warmupMs ?? 0);
   const stopAt = started + spec.durationMs;
   const max = spec.maxRequests ?? Number.POSITIVE_INFINITY;
@@ -286,6 +289,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   clearInterval(timer);
   clearTimeout(hardStop);
   const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuAtStart);
   for (const c of conns) c.socket.destroy();
   if (sends) await new Promise<void>((r) => sends.end(() => r()));
   const sorted = Float64Array.from(lat).sort();
@@ -302,6 +306,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     latencyMs: { p50: +percentile(sorted, 50).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +(sorted[sorted.length - 1] ?? 0).toFixed(2) },
     socketErrors,
     elapsedMs: Math.round(elapsedMs),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   };
 }
 
