@@ -11,8 +11,16 @@ import type { StoredEvent } from '../domain/stored-event.js';
  * the same for every event of the request (receive time, user agent, country) is worked out
  * once. Each row is serialised here, once: the stream carries that JSON, presence gets plain
  * fields of the same event, and the log line reads the same object.
+ *
+ * `presenceFrom`: events that say they happened before this time carry no presence (they are
+ * stored, but nobody is put online by them); `-Infinity` for every event, `Infinity` for none.
  */
-export function normalise(account: Account, events: readonly BeaconEvent[], ctx: IngestContext, presence = true): { stored: StoredEvent[]; rows: StreamRow[] } {
+export function normalise(
+  account: Account,
+  events: readonly BeaconEvent[],
+  ctx: IngestContext,
+  presenceFrom: number,
+): { stored: StoredEvent[]; rows: StreamRow[] } {
   const parts = requestParts(ctx);
   const stored: StoredEvent[] = new Array(events.length);
   const rows: StreamRow[] = new Array(events.length);
@@ -25,7 +33,10 @@ export function normalise(account: Account, events: readonly BeaconEvent[], ctx:
       row: s,
       json: rowJson(s),
       dedupeId: e.eventId,
-      presence: presence && hasPresence(s) ? presenceArg(toPresenceEvent(s, account.pageSegments, clampTs(e.ts, ctx.receivedAt))) : undefined,
+      presence:
+        (e.ts ?? ctx.receivedAt) >= presenceFrom && hasPresence(s)
+          ? presenceArg(toPresenceEvent(s, account.pageSegments, clampTs(e.ts, ctx.receivedAt)))
+          : undefined,
     };
   }
   return { stored, rows };

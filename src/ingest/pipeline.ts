@@ -88,7 +88,10 @@ export class IngestPipeline {
       this.#countersOf(account.id).bot.inc();
       return { accepted: 0, duplicates: 0, bot: true };
     }
-    return this.#run(account, events, req);
+    // Server-side ingest also imports history: an event older than the presence TTL would put a
+    // visitor online who left long ago. Browser beacons always count (their clocks may be off).
+    const presenceFrom = opts.keyAccount ? Date.now() - account.presence.ttlMs : Number.NEGATIVE_INFINITY;
+    return this.#run(account, events, req, undefined, presenceFrom);
   }
 
   /**
@@ -97,12 +100,13 @@ export class IngestPipeline {
    * page a visitor stays on, so these events stay out of presence.
    */
   acceptTrusted(account: Account, events: readonly BeaconEvent[], req: IngestRequest, personId?: string): Promise<IngestOutcome> {
-    return this.#run(account, events, req, personId, false);
+    return this.#run(account, events, req, personId, Number.POSITIVE_INFINITY);
   }
 
-  async #run(account: Account, events: readonly BeaconEvent[], req: IngestRequest, personId?: string, presence = true): Promise<IngestOutcome> {
+  /** `presenceFrom`: see {@link normalise}. */
+  async #run(account: Account, events: readonly BeaconEvent[], req: IngestRequest, personId: string | undefined, presenceFrom: number): Promise<IngestOutcome> {
     const ctx = await attribute(this.ports, account, req, Date.now(), personId);
-    const { stored, rows } = normalise(account, events, ctx, presence);
+    const { stored, rows } = normalise(account, events, ctx, presenceFrom);
     const extra = await this.ports.identity.rowsFor(account, stored);
     const outcomes = await this.#append(account, extra.length ? [...rows, ...extra] : rows);
     let accepted = 0;

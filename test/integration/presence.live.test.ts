@@ -8,7 +8,7 @@ import { cliAgainst } from '../support/cli.js';
 
 const GRACE_MS = 400;
 const SEGMENTS = { '/north/': 'north', '/south/': 'south' };
-const ACCOUNTS = ['pl-feed', 'pl-reload', 'pl-auth', 'pl-page', 'pl-public', 'pl-cli', 'pl-sub'];
+const ACCOUNTS = ['pl-feed', 'pl-reload', 'pl-auth', 'pl-page', 'pl-public', 'pl-cli', 'pl-sub', 'pl-import'];
 
 const t = useTestService({
   withRedis: true,
@@ -251,6 +251,29 @@ describe('live presence feed', () => {
     await send([beacon(acct, { visitorId: 'sub-2', sessionId: 'sub-2s', path: '/sub' })]);
     await c.waitFor((m) => m.type === 'join' && m.visitor.visitorId === 'sub-2');
     c.close();
+  });
+
+  it('events imported through the admin API put a visitor online only when they are recent', async () => {
+    const acct = 'pl-import';
+    const post = (events: Record<string, unknown>[]) =>
+      fetch(`${t.url}/api/events`, { method: 'POST', headers: { ...admin(acct), 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    // An hour ago is well past the account's 45 s presence TTL: history, stored but not online.
+    const hourAgo = Date.now() - 3600_000;
+    const old = await post([beacon(acct, { visitorId: 'old', sessionId: 'so', path: '/import/old', ts: hourAgo })]);
+    expect(await old.json()).toEqual({ accepted: 1, duplicates: 0 });
+    const fresh = await post([beacon(acct, { visitorId: 'now', sessionId: 'sn', path: '/import/now', ts: Date.now() - 1000 })]);
+    expect(await fresh.json()).toEqual({ accepted: 1, duplicates: 0 });
+    const online = await api<{ online: number; pages: { path: string }[] }>('/api/online', acct);
+    expect(online.online).toBe(1);
+    expect(online.pages.map((p) => p.path)).toEqual(['/import/now']);
+    // A browser's beacon with the same old time still counts: a browser's clock may be off.
+    await send([beacon(acct, { visitorId: 'skewed', sessionId: 'sk', path: '/import/skewed', ts: hourAgo })]);
+    expect((await api<{ online: number }>('/api/online', acct)).online).toBe(2);
+    // The old event is stored all the same.
+    await eventually(async () => {
+      const r = await fetch(`${t.url}/api/sessions/so`, { headers: admin(acct) });
+      return r.status === 200 || undefined;
+    });
   });
 
   it('the CLI shows who is online and the live visitor list', async () => {
