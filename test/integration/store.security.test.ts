@@ -392,6 +392,32 @@ describe('store port: the service’s own client', () => {
     await ch.command({ query: 'ALTER TABLE sec_t DELETE WHERE 1 SETTINGS mutations_sync = 2' });
   });
 
+  it('takes the three insert flags from the URL as 0/1 only, and no other setting for an insert', async () => {
+    // A ReplacingMergeTree merges equal keys inside one insert unless optimize_on_insert = 0: the
+    // row count shows which setting the insert ran with.
+    await ch.command({ query: 'CREATE TABLE IF NOT EXISTS sec_r (k UInt8, v UInt8) ENGINE = ReplacingMergeTree ORDER BY k' });
+    const rowsAfter = async (settings: Record<string, string | number>) => {
+      await ch.command({ query: 'TRUNCATE TABLE sec_r' });
+      await ch.insert({
+        table: 'sec_r',
+        values: [
+          { k: 1, v: 1 },
+          { k: 1, v: 2 },
+        ],
+        format: 'JSONEachRow',
+        clickhouse_settings: settings,
+      });
+      const r = await (await ch.query({ query: 'SELECT count() AS n FROM sec_r', format: 'JSONEachRow' })).json<{ n: string }>();
+      return Number(r[0]!.n);
+    };
+    expect(await rowsAfter({})).toBe(1);
+    expect(await rowsAfter({ optimize_on_insert: 0 })).toBe(2);
+    expect(await rowsAfter({ optimize_on_insert: 1 })).toBe(1);
+    // Not a 0/1 flag: ignored, so the insert merges as by default.
+    expect(await rowsAfter({ optimize_on_insert: '0; DROP TABLE sec_r' })).toBe(1);
+    await ch.command({ query: 'DROP TABLE sec_r' });
+  });
+
   it('runs the erasure job’s statements (staging table, mutation by name, cleanup) through the port', async () => {
     const staging = stagingTable(randomBytes(8).toString('hex'));
     const events: TargetTable = { table: 'events', ids: { person_id: 'scalar', visitor_id: 'scalar', session_id: 'scalar' } };
