@@ -100,8 +100,10 @@ local function apply_slow(ev, ttl, grace)
     enter_page(vid, ev.p, authed)
     track_peak()
     tabs = { [sid] = tab }
-    publish({ k = 'join', v = vid, vis = view_of(vid, d, tabs, S.now), c = site_counts(),
-      pg = page_counts({ [ev.p] = true }), ['in'] = { ev.p } })
+    if announced() then
+      publish({ k = 'join', v = vid, vis = view_of(vid, d, tabs, S.now), c = site_counts(),
+        pg = page_counts({ [ev.p] = true }), ['in'] = { ev.p } })
+    end
   else
     local d = details_of(vid)
     -- Read only when a page count or the person changes.
@@ -183,7 +185,7 @@ local function apply_slow(ev, ttl, grace)
       redis.call('HSET', vkey(vid), unpack(set))
     end
     if not heartbeat then refresh('ZADD', k('online'), S.now, vid) end
-    if changed then
+    if changed and announced() then
       -- The view from what was read and just written: no second read of the hash.
       for i = 1, #set, 2 do d[set[i]] = set[i + 1] end
       publish({ k = 'update', v = vid, vis = view_of(vid, d, tabs, not heartbeat and S.now or nil), c = site_counts(),
@@ -191,7 +193,7 @@ local function apply_slow(ev, ttl, grace)
     end
   end
 
-  if not heartbeat then
+  if not heartbeat and announced() then
     publish({ k = 'event', v = vid, e = { type = ev.t, path = ev.p, label = ev.lb, depth = ev.dp,
       listing = ev.ls, ts = ev.ts, id = ev.id } })
   end

@@ -21,6 +21,8 @@
     P:seg            HASH    visitor segment -> online visitors of it
     P:xseg           HASH    visitor segment -> of those, visitors on a page of another segment
     P:hwm            STRING  highest online count since the last sample (for exact peaks)
+    P:watched        STRING  present while some gateway has a live client of the account (set
+                             with a TTL and refreshed by PresenceSubscriber, RedisKeys.presenceWatched)
 
   A visitor is online while they have at least one tab in P:tabs; a tab ends when its deadline
   passes (the sweeper, or the visitor's next event, removes it). Ids never contain "|" (the
@@ -29,6 +31,7 @@
   Every state change is one JSON diff with the next sequence number, in the order of the
   changes. A call's diffs are published together at its end (presence_flush): one message of
   diffs separated by newlines (JSON text never holds a raw one), one INCRBY for their numbers.
+  While no gateway watches the account (no P:watched), diffs are not built at all (see announced).
 ]]
 local S = {}
 
@@ -40,6 +43,9 @@ local function presence_init(prefix, channel, linger)
   S.now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   S.leaves = 0
   S.diffs = 0
+  S.unannounced = 0
+  -- Scripts that publish nothing pass no channel.
+  S.watched = channel ~= '' and redis.call('EXISTS', prefix .. ':watched') == 1
   S.pending = {}
   -- Page counters as this call last wrote them (path -> count): a diff's page counts need no
   -- read for a page whose counter the call itself just moved.
@@ -63,9 +69,21 @@ local function pagekey(path)
   return S.P .. ':page:' .. path
 end
 
+-- Called for every state change, before its diff is built: `if announced() then publish(...) end`.
+-- A diff is built only while some gateway has a live client of the account: building and
+-- encoding diffs was most of the script's time beyond its commands, and a diff published to
+-- nobody is lost anyway. An unannounced change still takes its sequence number (presence_flush),
+-- so a gateway that is subscribed all the same (its P:watched lapsed) sees the gap at the next
+-- diff and sends its clients to a fresh snapshot.
+local function announced()
+  S.diffs = S.diffs + 1
+  if S.watched then return true end
+  S.unannounced = S.unannounced + 1
+  return false
+end
+
 local function publish(diff)
   S.pending[#S.pending + 1] = string.sub(cjson.encode(diff), 2)
-  S.diffs = S.diffs + 1
 end
 
 -- Number and publish the diffs of this call; every script that publishes ends with it. The
@@ -75,6 +93,10 @@ local function presence_flush()
   if S.hwm_moved then
     redis.call('SET', k('hwm'), S.hwm)
     S.hwm_moved = false
+  end
+  if S.unannounced > 0 then
+    redis.call('INCRBY', k('seq'), S.unannounced)
+    S.unannounced = 0
   end
   local n = #S.pending
   if n == 0 then return end
@@ -281,7 +303,7 @@ local function visitor_leave(vid, reason)
   redis.call('DEL', vkey(vid), tkey(vid))
   if not was_online then return false end
   S.leaves = S.leaves + 1
-  publish({ k = 'leave', v = vid, r = reason, c = site_counts(), pg = page_counts(out), out = list_of(out) })
+  if announced() then publish({ k = 'leave', v = vid, r = reason, c = site_counts(), pg = page_counts(out), out = list_of(out) }) end
   return true
 end
 
@@ -331,7 +353,9 @@ local function remove_tabs(vid, sids, reason)
     redis.call('HSET', vkey(vid), 'sid', best, 'path', shown.p, 'pseg', shown.ps, 'title', shown.ti or '', 'cx', cx)
     d = details_of(vid)
   end
-  publish({ k = 'update', v = vid, r = reason, vis = view_of(vid, d, tabs), c = site_counts(), pg = page_counts(out), out = list_of(out) })
+  if announced() then
+    publish({ k = 'update', v = vid, r = reason, vis = view_of(vid, d, tabs), c = site_counts(), pg = page_counts(out), out = list_of(out) })
+  end
 end
 
 -- End a visitor's tabs whose deadline has passed (the sweeper may not have come by yet).

@@ -95,7 +95,7 @@ export function startGatewayRole(base: ServiceBase, opts: GatewayRoleOptions): P
     const presenceStore = new PresenceStore(gwRedis, keys);
     const liveHub = new LiveHub(
       presenceStore,
-      new PresenceSubscriber(duplicateRedis(redis, log, 'presence-subscriber'), keys, accounts.ids(), log.child({ module: 'live' })),
+      new PresenceSubscriber(duplicateRedis(redis, log, 'presence-subscriber'), gwRedis, keys, accounts.ids(), log.child({ module: 'live' })),
       log.child({ module: 'live' }),
       metrics,
       { maxBackpressure: config.LIVE_MAX_BACKPRESSURE, snapshotVisitors: config.LIVE_SNAPSHOT_VISITORS, snapshotPages: 50 },

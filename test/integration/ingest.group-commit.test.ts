@@ -95,6 +95,8 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     subscriber.on('message', (_channel: string, message: string) => {
       for (const line of message.split('\n')) diffs.push(JSON.parse(line) as { k: string; v: string; c: [number, number] });
     });
+    // What a gateway with a live client of the account does: mark it watched, then subscribe.
+    await client.set(keys.presenceWatched(account), '1', 'PX', 60_000);
     await subscriber.subscribe(keys.presenceChannel(account));
     const noGrace = { ttlMs: 45_000, graceMs: 0 };
     const before = await scriptCalls();
@@ -113,6 +115,37 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
       ['join', 'v4', [3, 1]],
     ]);
     expect(await client.get(`${keys.presencePrefix(account)}:hwm`)).toBe('3');
+  });
+
+  it('builds no diff for an account no gateway watches, yet every change still takes its sequence number', async () => {
+    const stream = new RowStream(client, keys, 1000);
+    const account = 'gc-unwatched';
+    const channel = keys.presenceChannel(account);
+    const subscriber = connectRedis({ url: redis.url });
+    const heard: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => heard.push(...message.split('\n')));
+    await subscriber.subscribe(channel);
+    // Whatever was published before this marker on the channel arrives before it.
+    const heardUpTo = async (marker: string) => {
+      await client.publish(channel, marker);
+      await eventually(() => heard.includes(marker) || undefined);
+      return heard.splice(0).filter((m) => m !== marker);
+    };
+    const pv = (visitor: string) => presenceRow(row(0), { t: 'pageview', v: visitor, id: `${visitor}-${randomBytes(3).toString('hex')}` });
+    // Two joins and their two page views, with the subscriber there but no watched mark.
+    await stream.append(account, [pv('u1'), pv('u2')], PRESENCE);
+    expect(await heardUpTo('m1')).toEqual([]);
+    expect(await client.zcard(`${keys.presencePrefix(account)}:online`)).toBe(2);
+    expect(await client.get(keys.presenceSeq(account))).toBe('4');
+    // Marked (a gateway's live client arrived): the next changes are published, numbered on.
+    await client.set(keys.presenceWatched(account), '1', 'PX', 60_000);
+    await stream.append(account, [pv('u1')], PRESENCE);
+    const diffs = (await heardUpTo('m2')).map((m) => JSON.parse(m) as { seq: number; k: string; v: string });
+    subscriber.disconnect();
+    expect(diffs.map((d) => [d.seq, d.k, d.v])).toEqual([
+      [5, 'update', 'u1'],
+      [6, 'event', 'u1'],
+    ]);
   });
 
   it('gathers the requests of every tick that passes while a call is in flight into the next call', async () => {

@@ -243,14 +243,32 @@ describe('live presence feed', () => {
     const channel = t.service.keys.presenceChannel(acct);
     const subscribers = async () => Number(((await t.service.redis.call('PUBSUB', 'NUMSUB', channel)) as [string, number])[1]);
     // Its visitors are online, yet nobody watches the account here: its diffs do not come to this process.
+    const watched = t.service.keys.presenceWatched(acct);
     await send([beacon(acct, { visitorId: 'sub-1', sessionId: 'sub-1s', path: '/sub' })]);
     expect(await subscribers()).toBe(0);
+    expect(await t.service.redis.exists(watched)).toBe(0);
     const c = await LiveClient.connect(wsUrl(t.url, '/live', { key: key(acct) }));
     await c.waitFor((m) => m.type === 'snapshot');
     expect(await subscribers()).toBe(1);
+    // …and the account is marked watched, so the presence scripts build its diffs.
+    expect(await t.service.redis.pttl(watched)).toBeGreaterThan(0);
     await send([beacon(acct, { visitorId: 'sub-2', sessionId: 'sub-2s', path: '/sub' })]);
     await c.waitFor((m) => m.type === 'join' && m.visitor.visitorId === 'sub-2');
-    c.close();
+
+    // The mark lapses while the gateway still has the client (it stalled): the changes meanwhile
+    // are not published, but they take their numbers, so the next diff shows the gap and the
+    // client is sent to a fresh snapshot rather than left without them.
+    await t.service.redis.del(watched);
+    await send([beacon(acct, { visitorId: 'sub-3', sessionId: 'sub-3s', path: '/sub' })]);
+    await t.service.redis.set(watched, '1', 'PX', 30_000);
+    expect(c.closedWith).toBeUndefined();
+    await send([beacon(acct, { visitorId: 'sub-4', sessionId: 'sub-4s', path: '/sub' })]);
+    await eventually(() => c.closedWith !== undefined);
+    expect(c.closedWith).toBe(4001);
+    expect(c.about('sub-3')).toEqual([]);
+    const again = await LiveClient.connect(wsUrl(t.url, '/live', { key: key(acct) }));
+    expect(await again.waitFor((m) => m.type === 'snapshot')).toMatchObject({ online: 4 });
+    again.close();
   });
 
   it('events imported through the admin API put a visitor online only when they are recent', async () => {

@@ -77,6 +77,14 @@ export class RedisKeys {
     return `${this.#acct(account)}:presence`;
   }
 
+  /**
+   * Present while some gateway has a live client of the account (a TTL it keeps refreshing): the
+   * presence scripts build diffs only then (includes/presence-core.lua `announced`).
+   */
+  presenceWatched(account: string): string {
+    return `${this.presencePrefix(account)}:watched`;
+  }
+
   /** Sequence number of the account's last presence diff (written by the presence scripts). */
   presenceSeq(account: string): string {
     return `${this.presencePrefix(account)}:seq`;

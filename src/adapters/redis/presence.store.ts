@@ -131,27 +131,49 @@ export function diffSeq(raw: string): number | undefined {
   return parseDiff(raw)?.seq;
 }
 
+/** How long an account's watched mark lasts unless refreshed (every third of it). */
+export const PRESENCE_WATCH_TTL_MS = 30_000;
+
 /**
  * One gateway's subscription to the diffs of the accounts it has live clients for, on its own
  * connection (a subscribed connection can run nothing else): diffs of other accounts never
  * reach this process. It reads only each diff's sequence number; the live hub parses the diffs
  * it sends on. ioredis re-subscribes after a reconnect; the hub sees the gap in `seq` and
  * resynchronises its clients.
+ *
+ * While it watches an account it keeps the account's watched mark alive (on `commands`, a
+ * connection that is not subscribed): the presence scripts build diffs only for marked accounts.
+ * The mark is set before subscribing, so no diff a snapshot after the subscription lacks is
+ * skipped; if it lapses all the same (a stalled gateway), the skipped changes still take their
+ * sequence numbers, and the gap sends this gateway's clients to a fresh snapshot.
  */
 export class PresenceSubscriber {
   readonly #byChannel = new Map<string, string>();
   readonly #channelOf = new Map<string, string>();
+  readonly #watching = new Set<string>();
+  readonly #refresh: NodeJS.Timeout;
 
   constructor(
     private readonly conn: RedisClient,
-    keys: RedisKeys,
+    private readonly commands: RedisClient,
+    private readonly keys: RedisKeys,
     accountIds: readonly string[],
     private readonly log: Logger,
+    private readonly watchTtlMs = PRESENCE_WATCH_TTL_MS,
   ) {
     for (const a of accountIds) {
       this.#byChannel.set(keys.presenceChannel(a), a);
       this.#channelOf.set(a, keys.presenceChannel(a));
     }
+    this.#refresh = setInterval(() => {
+      for (const account of this.#watching) {
+        this.#mark(account).catch((err: unknown) => this.log.warn({ err, account }, '[live] watched mark not refreshed'));
+      }
+    }, watchTtlMs / 3).unref();
+  }
+
+  #mark(account: string): Promise<unknown> {
+    return this.commands.set(this.keys.presenceWatched(account), '1', 'PX', this.watchTtlMs);
   }
 
   async start(listener: DiffListener): Promise<void> {
@@ -174,15 +196,22 @@ export class PresenceSubscriber {
   /** Receive the account's diffs from now on: resolves once Redis has confirmed the subscription. */
   async watch(account: string): Promise<void> {
     const channel = this.#channelOf.get(account);
-    if (channel) await this.conn.subscribe(channel);
+    if (!channel) return;
+    await this.#mark(account);
+    this.#watching.add(account);
+    await this.conn.subscribe(channel);
   }
 
+  /** The mark is left to lapse: another gateway may still watch the account. */
   async unwatch(account: string): Promise<void> {
     const channel = this.#channelOf.get(account);
-    if (channel) await this.conn.unsubscribe(channel);
+    if (!channel) return;
+    this.#watching.delete(account);
+    await this.conn.unsubscribe(channel);
   }
 
   close(): void {
+    clearInterval(this.#refresh);
     this.conn.disconnect();
   }
 }
