@@ -35,4 +35,19 @@ describe('presence watched mark', () => {
     await subscriber.unwatch('wm-a');
     await eventually(async () => (await shared.client.exists(mark)) === 0 || undefined, TTL_MS * 5);
   });
+
+  it('is set again as soon as the subscription comes back after its connection was lost', async () => {
+    const keys = new RedisKeys('wm2');
+    const conn = fx.redisClient(shared.redis.url);
+    // A long TTL: only the reconnect can bring the mark back within the test.
+    const subscriber = new PresenceSubscriber(conn, shared.client, keys, ['wm-c'], createLogger('silent'), 60_000);
+    fx.track(subscriber);
+    await subscriber.start(() => undefined);
+    await subscriber.watch('wm-c');
+    const mark = keys.presenceWatched('wm-c');
+    // A Redis restart that lost the mark, as the subscriber sees it: the mark gone, the connection cut.
+    await shared.client.del(mark);
+    await shared.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(async () => (await shared.client.exists(mark)) === 1 || undefined, 5000);
+  });
 });

@@ -165,11 +165,13 @@ export class PresenceSubscriber {
       this.#byChannel.set(keys.presenceChannel(a), a);
       this.#channelOf.set(a, keys.presenceChannel(a));
     }
-    this.#refresh = setInterval(() => {
-      for (const account of this.#watching) {
-        this.#mark(account).catch((err: unknown) => this.log.warn({ err, account }, '[live] watched mark not refreshed'));
-      }
-    }, watchTtlMs / 3).unref();
+    this.#refresh = setInterval(() => this.#markAll(), watchTtlMs / 3).unref();
+  }
+
+  #markAll(): void {
+    for (const account of this.#watching) {
+      this.#mark(account).catch((err: unknown) => this.log.warn({ err, account }, '[live] watched mark not refreshed'));
+    }
   }
 
   #mark(account: string): Promise<unknown> {
@@ -190,6 +192,9 @@ export class PresenceSubscriber {
         listener(account, seq, diff);
       }
     });
+    // Back after a Redis outage or restart, which may have outlived the marks: set them again now
+    // rather than at the next refresh.
+    this.conn.on('ready', () => this.#markAll());
     await redisReady(this.conn);
   }
 
