@@ -144,6 +144,18 @@ function memberValue(bytes: Buffer, members: Int32Array, name: string): number {
 }
 
 /**
+ * The string value of the member named `name`, from its bytes: `undefined` when the member is
+ * absent or no string, `null` when only a full parse can tell (an escape in it).
+ */
+function memberString(bytes: Buffer, members: Int32Array, name: string): string | null | undefined {
+  const m = memberValue(bytes, members, name);
+  if (m < 0) return undefined;
+  const start = members[m + 2]!;
+  if (start >= 0) return bytes.toString('utf8', start, members[m + 3]);
+  return start === NOT_A_STRING ? undefined : null;
+}
+
+/**
  * The value of a top-level string field of a row's JSON text, read without parsing the rest, or
  * `null` when it is absent, not a string, or only a full parse can tell (an escape in it, a text
  * not written by JSON.stringify). See {@link indexMembers}.
@@ -151,9 +163,7 @@ function memberValue(bytes: Buffer, members: Int32Array, name: string): number {
 export function readStringField(json: string | Buffer, name: string): string | null {
   const bytes = typeof json === 'string' ? Buffer.from(json) : json;
   const members = indexMembers(bytes);
-  const m = members ? memberValue(bytes, members, name) : -3;
-  if (m < 0 || members![m + 2]! < 0) return null;
-  return bytes.toString('utf8', members![m + 2], members![m + 3]);
+  return (members && memberString(bytes, members, name)) ?? null;
 }
 
 /**
@@ -172,13 +182,9 @@ export class FlushRow {
   field(name: string): string | undefined {
     const bytes = this.entry.row;
     if (this.#members === undefined) this.#members = indexMembers(bytes);
-    const members = this.#members;
-    if (members) {
-      const m = memberValue(bytes, members, name);
-      if (m < 0) return undefined;
-      const start = members[m + 2]!;
-      if (start >= 0) return bytes.toString('utf8', start, members[m + 3]);
-      if (start === NOT_A_STRING) return undefined;
+    if (this.#members) {
+      const fast = memberString(bytes, this.#members, name);
+      if (fast !== null) return fast;
     }
     const v = this.parsed()?.[name];
     return typeof v === 'string' ? v : undefined;
