@@ -203,8 +203,8 @@ export class PresenceSubscriber {
     const channel = this.#channelOf.get(account);
     if (!channel) return;
     await this.#mark(account);
-    this.#watching.add(account);
     await this.conn.subscribe(channel);
+    this.#watching.add(account);
   }
 
   /** The mark is left to lapse: another gateway may still watch the account. */
