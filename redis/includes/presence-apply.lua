@@ -20,11 +20,23 @@ local function read_event(packed)
   }
 end
 
--- A heartbeat of a tab that is live and unchanged (same page, segment, person; title kept or
--- equal) changes no count and no view: it refreshes deadlines and times and publishes nothing.
--- O(1): the stored tab is compared by its bytes, never decoded. Returns false to take the full path.
-local function heartbeat_fast(ev, ttl, grace)
+-- The `event` diff of any event but a heartbeat (every event a tab sends on its page).
+local function event_diff(vid, ev)
+  publish({ k = 'event', v = vid, e = { type = ev.t, path = ev.p, label = ev.lb, depth = ev.dp,
+    listing = ev.ls, ts = ev.ts, id = ev.id } })
+end
+
+-- An event of a tab that is live and stays as it is (same page, segment, person; title kept or
+-- equal) changes no count and no page: most events are these (heartbeats, and the clicks,
+-- scrolls and reloads on the page a visitor is on). It refreshes deadlines and times; any other
+-- event also adds its activity (and a page view its count) and takes its diffs, with the same
+-- sequence numbers as the full path. O(1): the stored tab is compared by its bytes, never
+-- decoded. Returns false to take the full path: when something would move, and for a watched
+-- page view, whose `update` diff carries the visitor's whole view.
+local function same_page_fast(ev, ttl, grace)
   local vid, sid = ev.v, ev.s
+  local heartbeat, pageview = ev.t == 'heartbeat', ev.t == 'pageview'
+  if pageview and S.watched then return false end
   local raw = redis.call('HGET', tkey(vid), sid)
   if not raw then return false end
   if ev.ti ~= '' then
@@ -36,20 +48,37 @@ local function heartbeat_fast(ev, ttl, grace)
   local member = vid .. '|' .. sid
   local deadline = redis.call('ZSCORE', k('tabs'), member)
   if not deadline or tonumber(deadline) <= S.now then return false end
-  local d = redis.call('HMGET', vkey(vid), 'sid', 'person', 'seg', 'x')
+  local d = redis.call('HMGET', vkey(vid), 'sid', 'person', 'seg', 'x', 'path', 'pseg', 'title', 'pv')
   if not d[1] then return false end
   if ev.pe ~= '' and ev.pe ~= d[2] then return false end
   if ev.sg ~= '' and ev.sg ~= d[3] then return false end
-  -- The tab shown stays shown; only when it is gone would this heartbeat take over.
-  if d[1] ~= sid and redis.call('HEXISTS', tkey(vid), d[1]) == 0 then return false end
+  if heartbeat then
+    -- The tab shown stays shown; only when it is gone would this heartbeat take over.
+    if d[1] ~= sid and redis.call('HEXISTS', tkey(vid), d[1]) == 0 then return false end
+  elseif d[1] ~= sid or raw ~= tab_encode('A', d[5], d[6], d[7]) then
+    -- Any other event shows its tab: only one already shown, as it is stored, moves nothing.
+    return false
+  end
   refresh('ZADD', k('tabs'), S.now + ttl, member)
   refresh('ZADD', pagekey(ev.p), S.now, vid)
+  local set = { 'seen', S.now }
+  if pageview then
+    set[3] = 'pv'
+    set[4] = (tonumber(d[8]) or 0) + 1
+  end
   local x = extend_life(vid, d[4], ttl + grace + S.linger)
   if x then
-    redis.call('HSET', vkey(vid), 'seen', S.now, 'x', x)
+    set[#set + 1] = 'x'
+    set[#set + 1] = x
+    redis.call('HSET', vkey(vid), unpack(set))
   else
-    refresh('HSET', vkey(vid), 'seen', S.now)
+    refresh('HSET', vkey(vid), unpack(set))
   end
+  if heartbeat then return true end
+  refresh('ZADD', k('online'), S.now, vid)
+  -- A page view's `update` diff (only unwatched here: it takes its number, nothing is built).
+  if pageview then announced() end
+  if announced() then event_diff(vid, ev) end
   return true
 end
 
@@ -193,14 +222,11 @@ local function apply_slow(ev, ttl, grace)
     end
   end
 
-  if not heartbeat and announced() then
-    publish({ k = 'event', v = vid, e = { type = ev.t, path = ev.p, label = ev.lb, depth = ev.dp,
-      listing = ev.ls, ts = ev.ts, id = ev.id } })
-  end
+  if not heartbeat and announced() then event_diff(vid, ev) end
 end
 
 
 local function apply_event(ev, ttl, grace)
-  if ev.t == 'heartbeat' and heartbeat_fast(ev, ttl, grace) then return end
+  if ev.t ~= 'leave' and same_page_fast(ev, ttl, grace) then return end
   apply_slow(ev, ttl, grace)
 end

@@ -33,6 +33,34 @@ async function scriptCalls(): Promise<number> {
 
 const row = (n: number, dedupeId?: string): StreamRow => ({ table: 'events', row: { n }, dedupeId });
 
+/** Count of a Redis command's calls so far. */
+async function commandCalls(command: string): Promise<number> {
+  const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(String(await client.info('commandstats')));
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * A subscriber to an account's presence channel. `heardUpTo` returns what was published since
+ * the last call: everything published before its marker arrives before the marker.
+ */
+async function listen(account: string) {
+  const channel = keys.presenceChannel(account);
+  const subscriber = connectRedis({ url: redis.url });
+  const heard: string[] = [];
+  subscriber.on('message', (_channel: string, message: string) => heard.push(...message.split('\n')));
+  await subscriber.subscribe(channel);
+  let markers = 0;
+  return {
+    heardUpTo: async () => {
+      const marker = `marker-${++markers}`;
+      await client.publish(channel, marker);
+      await eventually(() => heard.includes(marker) || undefined);
+      return heard.splice(0).filter((m) => m !== marker);
+    },
+    close: () => subscriber.disconnect(),
+  };
+}
+
 describe('group commit (one ingest-commit call per account per tick)', () => {
   it('takes the requests of one tick in one call, each with its own outcome and exact de-duplication', async () => {
     const stream = new RowStream(client, keys, 1000);
@@ -120,32 +148,76 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
   it('builds no diff for an account no gateway watches, yet every change still takes its sequence number', async () => {
     const stream = new RowStream(client, keys, 1000);
     const account = 'gc-unwatched';
-    const channel = keys.presenceChannel(account);
-    const subscriber = connectRedis({ url: redis.url });
-    const heard: string[] = [];
-    subscriber.on('message', (_channel: string, message: string) => heard.push(...message.split('\n')));
-    await subscriber.subscribe(channel);
-    // Whatever was published before this marker on the channel arrives before it.
-    const heardUpTo = async (marker: string) => {
-      await client.publish(channel, marker);
-      await eventually(() => heard.includes(marker) || undefined);
-      return heard.splice(0).filter((m) => m !== marker);
-    };
+    const { heardUpTo, close } = await listen(account);
     const pv = (visitor: string) => presenceRow(row(0), { t: 'pageview', v: visitor, id: `${visitor}-${randomBytes(3).toString('hex')}` });
     // Two joins and their two page views, with the subscriber there but no watched mark.
     await stream.append(account, [pv('u1'), pv('u2')], PRESENCE);
-    expect(await heardUpTo('m1')).toEqual([]);
+    expect(await heardUpTo()).toEqual([]);
     expect(await client.zcard(`${keys.presencePrefix(account)}:online`)).toBe(2);
     expect(await client.get(keys.presenceSeq(account))).toBe('4');
     // Marked (a gateway's live client arrived): the next changes are published, numbered on.
     await client.set(keys.presenceWatched(account), '1', 'PX', 60_000);
     await stream.append(account, [pv('u1')], PRESENCE);
-    const diffs = (await heardUpTo('m2')).map((m) => JSON.parse(m) as { seq: number; k: string; v: string });
-    subscriber.disconnect();
+    const diffs = (await heardUpTo()).map((m) => JSON.parse(m) as { seq: number; k: string; v: string });
+    close();
     expect(diffs.map((d) => [d.seq, d.k, d.v])).toEqual([
       [5, 'update', 'u1'],
       [6, 'event', 'u1'],
     ]);
+  });
+
+  it('applies an event on the page its tab is on in O(1): no read of the tabs, the same state and diffs as the full path', async () => {
+    const stream = new RowStream(client, keys, 1000);
+    const account = 'gc-same-page';
+    const online = `${keys.presencePrefix(account)}:online`;
+    const details = `${keys.presencePrefix(account)}:v:w1`;
+    const { heardUpTo, close } = await listen(account);
+    const on = (t: 'pageview' | 'click' | 'scroll', p = '/x', lb = '') =>
+      presenceRow(row(0), { t, v: 'w1', p, lb, id: `w1-${randomBytes(3).toString('hex')}` });
+    const diffs = async () =>
+      (await heardUpTo()).map((m) => JSON.parse(m) as { seq: number; k: string; e?: { type: string; label: string }; vis?: { pv: number } });
+    const later = () => new Promise((r) => setTimeout(r, 3));
+    await client.set(keys.presenceWatched(account), '1', 'PX', 60_000);
+    await stream.append(account, [on('pageview')], PRESENCE);
+    expect((await diffs()).map((d) => [d.seq, d.k])).toEqual([
+      [1, 'join'],
+      [2, 'event'],
+    ]);
+    const joinedAct = Number(await client.zscore(online, 'w1'));
+
+    // A click on the page: its activity and its event diff, and no read of the visitor's tabs.
+    await later();
+    let tabReads = await commandCalls('hgetall');
+    await stream.append(account, [on('click', '/x', 'Book a viewing')], PRESENCE);
+    expect((await diffs()).map((d) => [d.seq, d.k, d.e?.type, d.e?.label])).toEqual([[3, 'event', 'click', 'Book a viewing']]);
+    expect(Number(await client.zscore(online, 'w1'))).toBeGreaterThan(joinedAct);
+    expect(await client.hget(details, 'pv')).toBe('1');
+    expect(await commandCalls('hgetall')).toBe(tabReads);
+
+    // A reload while nobody watches: its page view counts, and its two diffs take their numbers.
+    await client.del(keys.presenceWatched(account));
+    await stream.append(account, [on('pageview')], PRESENCE);
+    expect(await diffs()).toEqual([]);
+    expect(await client.hget(details, 'pv')).toBe('2');
+    expect(await client.get(keys.presenceSeq(account))).toBe('5');
+    expect(await commandCalls('hgetall')).toBe(tabReads);
+
+    // Watched, a page view's update carries the whole view; a scroll on another page moves pages:
+    // both take the full path.
+    await client.set(keys.presenceWatched(account), '1', 'PX', 60_000);
+    tabReads = await commandCalls('hgetall');
+    await stream.append(account, [on('pageview')], PRESENCE);
+    await stream.append(account, [on('scroll', '/y')], PRESENCE);
+    const full = await diffs();
+    close();
+    expect(full.map((d) => [d.seq, d.k, d.vis?.pv])).toEqual([
+      [6, 'update', 3],
+      [7, 'event', undefined],
+      [8, 'update', 3],
+      [9, 'event', undefined],
+    ]);
+    expect(await commandCalls('hgetall')).toBe(tabReads + 2);
+    expect(await client.zrange(`${keys.presencePrefix(account)}:pages`, 0, -1)).toEqual(['/y']);
   });
 
   it('gathers the requests of every tick that passes while a call is in flight into the next call', async () => {
