@@ -217,7 +217,7 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
       [9, 'event', undefined],
     ]);
     expect(await commandCalls('hgetall')).toBe(tabReads + 2);
-    expect(await client.zrange(`${keys.presencePrefix(account)}:pages`, 0, -1)).toEqual(['/y']);
+    expect(await client.zrange(`${keys.presencePrefix(account)}:pages`, '0', '-1')).toEqual(['/y']);
   });
 
   it('gathers the requests of every tick that passes while a call is in flight into the next call', async () => {
