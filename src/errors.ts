@@ -8,10 +8,15 @@ export abstract class GatewayError extends Error {
   abstract readonly code: string;
   abstract readonly status: number;
   abstract readonly reason: string;
+  /** Whether an error of this class captures its stack trace (see {@link defineError}). */
+  static readonly traced: boolean = true;
   /** Seconds, for 429 and 503 answers. */
   readonly retryAfter?: number;
   constructor(message?: string, opts: GatewayErrorOptions = {}) {
+    const limit = Error.stackTraceLimit;
+    if (!(new.target as unknown as typeof GatewayError).traced) Error.stackTraceLimit = 0;
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    Error.stackTraceLimit = limit;
     this.name = this.constructor.name;
     if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
   }
@@ -24,8 +29,14 @@ export interface GatewayErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * A client's mistake (4xx) is answered and logged by its code, reason and message: its stack
+ * trace would say nothing, and capturing one was the largest cost of a rejected request (a site
+ * with a misconfigured snippet sends nothing else). The service's own errors (5xx) keep theirs.
+ */
 function defineError(code: string, status: number, reason: string) {
   return class extends GatewayError {
+    static override readonly traced = status >= 500;
     readonly code = code;
     readonly status = status;
     readonly reason = reason;

@@ -48,7 +48,14 @@ describe('bad input gets its status and a [v-event-error] line, and the process 
     ];
   };
 
-  it('answers each case with its status, reason and log line', async () => {
+  it('answers each case with its status, reason and log line, and counts it by reason', async () => {
+    const rejected = async () => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      const byReason = new Map<string, number>();
+      for (const m of text.matchAll(/^visitor_events_rejected_total\{reason="([^"]+)"\} (\d+)$/gm)) byReason.set(m[1]!, Number(m[2]));
+      return byReason;
+    };
+    const rejectedBefore = await rejected();
     for (const c of cases()) {
       const before = t.messages().length;
       const res = await fetch(`${t.url}/v/event`, {
@@ -66,6 +73,10 @@ describe('bad input gets its status and a [v-event-error] line, and the process 
         `${c.name}: ${lines.join(' | ')}`,
       ).toBe(true);
     }
+    const after = await rejected();
+    const expected = new Map<string, number>();
+    for (const c of cases()) expected.set(c.reason, (expected.get(c.reason) ?? 0) + 1);
+    for (const [reason, n] of expected) expect(after.get(reason), reason).toBe((rejectedBefore.get(reason) ?? 0) + n);
     // Still serving after all of it.
     expect((await postEvent(t.url, beacon(t.account.id))).status).toBe(204);
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);

@@ -29,6 +29,20 @@ describe('error registry', () => {
     expect(known.status).toBe(429);
   });
 
+  it('captures no stack trace for a client error (4xx), and keeps the stack of a service error (5xx)', () => {
+    const limit = Error.stackTraceLimit;
+    for (const C of ERROR_CLASSES) {
+      const e = new C('message');
+      const frames = (e.stack ?? '').split('\n').filter((l) => l.trimStart().startsWith('at '));
+      if (e.status >= 500) expect(frames.length, e.code).toBeGreaterThan(0);
+      else expect(frames, e.code).toEqual([]);
+      expect(e.stack, e.code).toContain('message');
+    }
+    // The limit is the process's again: other errors keep their traces.
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error('x').stack?.split('\n').length).toBeGreaterThan(1);
+  });
+
   it('takes retryAfter and cause in the constructor', () => {
     const cause = new Error('down');
     const e = new StoreUnavailableError('retry later', { retryAfter: 1, cause });
