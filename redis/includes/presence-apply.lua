@@ -31,8 +31,9 @@ end
 -- scrolls and reloads on the page a visitor is on). It refreshes deadlines and times; any other
 -- event also adds its activity (and a page view its count) and takes its diffs, with the same
 -- sequence numbers as the full path. O(1): the stored tab is compared by its bytes, never
--- decoded. Returns false to take the full path: when something would move, and for a watched
--- page view, whose `update` diff carries the visitor's whole view.
+-- decoded, and the visitor's other tabs are not read (one past its deadline is the sweeper's,
+-- within PRESENCE_SWEEP_MS). Returns false to take the full path: when something would move,
+-- and for a watched page view, whose `update` diff carries the visitor's whole view.
 local function same_page_fast(ev, ttl, grace)
   local vid, sid = ev.v, ev.s
   local heartbeat, pageview = ev.t == 'heartbeat', ev.t == 'pageview'
