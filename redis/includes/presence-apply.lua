@@ -20,6 +20,16 @@ local function read_event(packed)
   }
 end
 
+-- Write a visitor's changed details (`set`: field, value, …). Only the times and the page views
+-- moved: a refresh; anything else is replicated whole.
+local function write_details(vid, set)
+  if #set == 2 or (#set == 4 and set[3] == 'pv') then
+    refresh('HSET', vkey(vid), unpack(set))
+  else
+    redis.call('HSET', vkey(vid), unpack(set))
+  end
+end
+
 -- The `event` diff of any event but a heartbeat (every event a tab sends on its page).
 local function event_diff(vid, ev)
   publish({ k = 'event', v = vid, e = { type = ev.t, path = ev.p, label = ev.lb, depth = ev.dp,
@@ -71,10 +81,8 @@ local function same_page_fast(ev, ttl, grace)
   if x then
     set[#set + 1] = 'x'
     set[#set + 1] = x
-    redis.call('HSET', vkey(vid), unpack(set))
-  else
-    refresh('HSET', vkey(vid), unpack(set))
   end
+  write_details(vid, set)
   if heartbeat then return true end
   refresh('ZADD', k('online'), S.now, vid)
   -- A page view's `update` diff (only unwatched here: it takes its number, nothing is built).
@@ -208,12 +216,7 @@ local function apply_slow(ev, ttl, grace)
       set[#set + 1] = 'x'
       set[#set + 1] = x
     end
-    -- Only the times and the page views moved: a refresh; anything else is replicated whole.
-    if #set == 2 or (#set == 4 and set[3] == 'pv') then
-      refresh('HSET', vkey(vid), unpack(set))
-    else
-      redis.call('HSET', vkey(vid), unpack(set))
-    end
+    write_details(vid, set)
     if not heartbeat then refresh('ZADD', k('online'), S.now, vid) end
     if changed and announced() then
       -- The view from what was read and just written: no second read of the hash.
