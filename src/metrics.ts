@@ -39,6 +39,19 @@ export class Metrics {
     return { inc: (by = 1) => void series.set(k, (series.get(k) ?? 0) + by) };
   }
 
+  /**
+   * The series of a counter by the value of its one label, each handle built on first use and
+   * kept: for hot paths that count by account or by reason.
+   */
+  counterBy(name: string, label: string): (value: string) => Counter {
+    const handles = new Map<string, Counter>();
+    return (value) => {
+      let c = handles.get(value);
+      if (!c) handles.set(value, (c = this.counter(name, { [label]: value })));
+      return c;
+    };
+  }
+
   set(name: string, value: number, labels?: Labels): void {
     this.#series(name).set(labelKey(labels), value);
   }
