@@ -23,21 +23,18 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Scripts Redis ran (the first run of a script is an EVAL after EVALSHA's NOSCRIPT). */
-async function scriptCalls(): Promise<number> {
+/** Calls Redis has run so far of the named commands, together. */
+async function commandCalls(...commands: string[]): Promise<number> {
   const stats = String(await client.info('commandstats'));
   let n = 0;
-  for (const m of stats.matchAll(/cmdstat_(?:eval|evalsha):calls=(\d+)/g)) n += Number(m[1]);
+  for (const c of commands) n += Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
   return n;
 }
 
-const row = (n: number, dedupeId?: string): StreamRow => ({ table: 'events', row: { n }, dedupeId });
+/** Scripts Redis ran (the first run of a script is an EVAL after EVALSHA's NOSCRIPT). */
+const scriptCalls = () => commandCalls('eval', 'evalsha');
 
-/** Count of a Redis command's calls so far. */
-async function commandCalls(command: string): Promise<number> {
-  const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(String(await client.info('commandstats')));
-  return m ? Number(m[1]) : 0;
-}
+const row = (n: number, dedupeId?: string): StreamRow => ({ table: 'events', row: { n }, dedupeId });
 
 /**
  * A subscriber to an account's presence channel. `heardUpTo` returns what was published since
