@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
-import { EmbeddedInserter, parseInsert } from '../adapters/clickhouse/chdb-insert.js';
+import { EmbeddedInserter, parseInsert, type RawInsert } from '../adapters/clickhouse/chdb-insert.js';
 import type { StoreCredentials } from '../adapters/secrets/store-credentials.js';
 import { authenticate, checkRequestSource } from './store-access.js';
 import { StoreError, statusFor, storeError } from './store-errors.js';
@@ -15,6 +15,7 @@ export interface RawSqlEngine {
     clickhouse_settings?: Record<string, unknown>;
   }): Promise<{ stream: NodeJS.ReadableStream; summary?: unknown }>;
   close(): Promise<void>;
+  chdb: { rawInsert(insert: RawInsert): Promise<unknown> };
 }
 
 export interface StoreServerOptions {
@@ -112,9 +113,21 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
     return out;
   };
   const guard = await SqlGuard.create(text);
-  // The service's staged inserts read their rows with file() on the store's own session: the one
-  // place file() runs, on a path the store chose.
-  const inserter = new EmbeddedInserter({ query: text, command: async (q, p) => void (await text(q, p)) });
+  // An insert is raw, on a session of its own (two in flight must not share one), or, in a
+  // format chdb does not take raw, staged and read with file() on the store's own session: the
+  // one place file() runs, on a path the store chose.
+  const inserter = new EmbeddedInserter({
+    query: text,
+    command: async (q, p) => void (await text(q, p)),
+    rawInsert: async (insert) => {
+      const session = opts.open();
+      try {
+        await session.chdb.rawInsert(insert);
+      } finally {
+        await session.close();
+      }
+    },
+  });
 
   const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     checkRequestSource(req.headers);

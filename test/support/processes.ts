@@ -85,17 +85,25 @@ export function startInstanceProcess(opts: {
   logFile: string;
   startTimeoutMs?: number;
   command?: string[];
+  /** `pipe`: the service's stdin is a pipe the test may write to (`child.stdin`), as under a supervisor. @defaultValue ignore */
+  stdin?: 'ignore' | 'pipe';
 }): Promise<ServiceProcess> {
-  return spawnService({ ...cleanEnv(), ...opts.env }, opts.logFile, opts.startTimeoutMs, opts.command);
+  return spawnService({ ...cleanEnv(), ...opts.env }, opts.logFile, opts.startTimeoutMs, opts.command, opts.stdin);
 }
 
-async function spawnService(env: Record<string, string>, logFile: string, startTimeoutMs = 45_000, command?: string[]): Promise<ServiceProcess> {
+async function spawnService(
+  env: Record<string, string>,
+  logFile: string,
+  startTimeoutMs = 45_000,
+  command?: string[],
+  stdin: 'ignore' | 'pipe' = 'ignore',
+): Promise<ServiceProcess> {
   const fd = openSync(logFile, 'a');
   const [bin, ...args] = command ?? [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'app/main.ts')];
   const child = spawn(bin!, args, {
     cwd: REPO_ROOT,
     env,
-    stdio: ['ignore', fd, 'pipe'],
+    stdio: [stdin, fd, 'pipe'],
   });
   closeSync(fd);
   let stderr = '';
