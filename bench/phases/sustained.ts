@@ -18,7 +18,7 @@ import { freePort } from '../../src/adapters/redis/launcher.js';
 import { chRowsAt, type BenchContext } from '../lib/context.js';
 import { selfCpu } from '../lib/phase.js';
 import { cpuSeconds, machineCpu, rssMb, startService, treeCpuSeconds, type ServiceProc } from '../lib/proc.js';
-import { figure, round, type Figure } from '../lib/report.js';
+import { figure, percentile, round, type Figure } from '../lib/report.js';
 import { ensureWrk, runWrk, type WrkResult } from '../lib/wrk.js';
 
 /** The default FLUSH_BATCH_SIZE: a backlog that keeps up moves within about one batch. */
@@ -65,9 +65,42 @@ interface SustainedRun {
   drainMs: number | null;
   rssPeakMb: number;
   redisRssPeakMb: number;
+  /** GET /api/engagement (the operator's whom-to-call list) asked every QUERY_EVERY_MS during the load: its latency while ingest and flush run. */
+  query: { p50: number; p99: number; max: number; runs: number; failed: number };
   /** Cores the service's process tree (with its redis-server) used during the load, and the machine's share used by processes other than this bench. */
   cpu: { serviceCores: number; otherShare: number };
   samples: Sample[];
+}
+
+/** How often the query probe asks, during the load (one at a time: a slow answer delays the next). */
+const QUERY_EVERY_MS = 250;
+
+/** Ask GET /api/engagement every QUERY_EVERY_MS until `stop()`; the answers' latencies (ms), and how many failed. */
+function probeQueries(url: string, key: string): { stop(): Promise<{ ms: number[]; failed: number }> } {
+  const ms: number[] = [];
+  let failed = 0;
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const at = performance.now();
+      try {
+        const res = await fetch(`${url}/api/engagement?limit=50`, { headers: { authorization: `Bearer ${key}` } });
+        await res.text();
+        if (res.ok) ms.push(performance.now() - at);
+        else failed++;
+      } catch {
+        failed++;
+      }
+      await sleep(Math.max(0, QUERY_EVERY_MS - (performance.now() - at)));
+    }
+  })();
+  return {
+    async stop() {
+      on = false;
+      await loop;
+      return { ms, failed };
+    },
+  };
 }
 
 /** The flusher's pending count; 0 before it has made its group. */
@@ -205,11 +238,17 @@ async function sustainedRun(
   let otherShare: number;
   let drainMs: number | null = null;
   let backlogAtEnd = -1;
+  let queried: { ms: number[]; failed: number } = { ms: [], failed: 0 };
   try {
     const svcCpu0 = treeCpuSeconds(svc.pid);
     const ours0 = ours();
     const m0 = machineCpu();
-    res = await runWrk({ port: Number(new URL(svc.url!).port), connections: S.connections, durationS: S.sustainedMs / 1000, batch, account });
+    const prober = probeQueries(svc.url!, ctx.adminKey[account as keyof typeof ctx.adminKey]);
+    try {
+      res = await runWrk({ port: Number(new URL(svc.url!).port), connections: S.connections, durationS: S.sustainedMs / 1000, batch, account });
+    } finally {
+      queried = await prober.stop();
+    }
     loadEnd = Date.now();
     svcCpu = treeCpuSeconds(svc.pid) - svcCpu0;
     const m1 = machineCpu();
@@ -270,6 +309,13 @@ async function sustainedRun(
     drainMs,
     rssPeakMb: Math.max(0, ...samples.map((x) => x.rssMb)),
     redisRssPeakMb: Math.max(0, ...samples.map((x) => x.redisRssMb)),
+    query: {
+      p50: round(percentile(queried.ms, 50)),
+      p99: round(percentile(queried.ms, 99)),
+      max: round(Math.max(0, ...queried.ms)),
+      runs: queried.ms.length,
+      failed: queried.failed,
+    },
     cpu: { serviceCores: round(svcCpu / ((loadEnd - t0) / 1000), 2), otherShare: round(otherShare, 2) },
     samples,
   };
@@ -384,6 +430,17 @@ function runFigures(ctx: BenchContext, r: SustainedRun, { problems, flushes }: L
       baseline: null,
       baselineIs: `none: a flush that keeps up drains within about one FLUSH_INTERVAL_MS (1 s) plus one insert; bounded at ${S.sustainedDrainMs / 1000} s`,
       detail: { backlogAtEnd: r.backlogAtEnd },
+    }),
+    figure({
+      id: `${id}-query`,
+      name: name('p99 of GET /api/engagement asked during the load (ingest and flush running)'),
+      unit: 'ms',
+      better: 'lower',
+      service: r.query.runs ? r.query.p99 : null,
+      baseline: null,
+      baselineIs: `none: the same query on an idle service is the queries phase's; asked every ${QUERY_EVERY_MS} ms, one at a time`,
+      note: `${r.query.runs} answers, ${r.query.failed} failed; p50 ${r.query.p50} ms, max ${r.query.max} ms`,
+      detail: r.query,
     }),
     figure({
       id: `${id}-rss`,
