@@ -46,9 +46,17 @@ export interface ServiceProc extends Proc {
 }
 
 /** Start `app/main.ts` with this environment; resolves once it prints that it is up. */
+/**
+ * `BENCH_NODE_ARGS` (say `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to the node of each service
+ * under test, not to the bench itself: profiles of a phase are taken that way.
+ */
+function serviceNodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 export async function startService(name: string, env: Record<string, string>, logFile: string, timeoutMs = 60_000): Promise<ServiceProc> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'app/main.ts')], {
+  const child = spawn(process.execPath, [...serviceNodeArgs(), '--import', 'tsx', path.join(REPO, 'app/main.ts')], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', fd, 'pipe'],
