@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
-import { EmbeddedInserter, parseInsert, type RawInsert } from '../adapters/clickhouse/chdb-insert.js';
+import { EmbeddedInserter, parseInsert, stringLiteral } from '../adapters/clickhouse/chdb-insert.js';
 import type { StoreCredentials } from '../adapters/secrets/store-credentials.js';
 import { authenticate, checkRequestSource } from './store-access.js';
 import { StoreError, statusFor, storeError } from './store-errors.js';
@@ -15,7 +15,6 @@ export interface RawSqlEngine {
     clickhouse_settings?: Record<string, unknown>;
   }): Promise<{ stream: NodeJS.ReadableStream; summary?: unknown }>;
   close(): Promise<void>;
-  chdb: { rawInsert(insert: RawInsert): Promise<unknown> };
 }
 
 export interface StoreServerOptions {
@@ -93,7 +92,7 @@ function insertSettings(params: URLSearchParams): Record<string, number> {
 /** `SET name = value` for a setting from the URL; the value travels as a quoted, escaped literal. */
 function setStatement(name: string, value: string): string {
   if (/^-?\d+(\.\d+)?$/.test(value)) return `SET ${name} = ${value}`;
-  return `SET ${name} = '${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return `SET ${name} = ${stringLiteral(value)}`;
 }
 
 /**
@@ -113,16 +112,14 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
     return out;
   };
   const guard = await SqlGuard.create(text);
-  // An insert is raw, on a session of its own (two in flight must not share one), or, in a
-  // format chdb does not take raw, staged and read with file() on the store's own session: the
-  // one place file() runs, on a path the store chose.
+  // Inserts are staged and read with file(), the one place file() runs, on a path the store
+  // chose; each on a session of its own (two may be in flight).
   const inserter = new EmbeddedInserter({
     query: text,
-    command: async (q, p) => void (await text(q, p)),
-    rawInsert: async (insert) => {
+    insert: async (sql) => {
       const session = opts.open();
       try {
-        await session.chdb.rawInsert(insert);
+        await session.exec({ query: sql });
       } finally {
         await session.close();
       }

@@ -1,7 +1,6 @@
 import { startRole, type Closer, type ServiceBase } from '../runtime/base.start.js';
 import { readOrCreateStoreCredentials, storeUrlFor } from '../adapters/secrets/store-credentials.js';
 import { startStoreServer, type RawSqlEngine } from './store.server.js';
-import { detachStdin } from '../adapters/clickhouse/chdb-insert.js';
 
 export interface StoreRole {
   /** CLICKHOUSE_URL for the service's other processes (with the `visitor` password). */
@@ -15,7 +14,6 @@ export function startStore(base: ServiceBase): Promise<StoreRole> {
   const { config, chdbPath } = base;
   const log = base.log.child({ module: 'store' });
   return startRole(log, async (closers) => {
-    detachStdin();
     const { createChdbConnection } = await import('chdb/connection');
     const credentials = await readOrCreateStoreCredentials(config.DATA_DIR);
     const open = () => createChdbConnection({ path: chdbPath }) as unknown as RawSqlEngine;

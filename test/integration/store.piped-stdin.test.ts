@@ -1,10 +1,11 @@
 /**
- * Inserts reach chdb raw (chdb-insert.ts), and chdb's engine takes a piped stdin for the data of
- * an INSERT: it would refuse every raw insert ("both inlined and external data") or take stdin's
- * bytes as rows. Under a supervisor or a shell pipe the service's stdin is such a pipe, so each
- * process that opens chdb points its stdin elsewhere first. Tried here with bytes that look like
- * a row waiting in the pipe: the store alone (a client's INSERT over its port) and every role in
- * one process (the worker's flush into the embedded engine).
+ * chdb's engine takes a piped stdin for the data of an INSERT that carries its rows with it
+ * (inline after FORMAT, or chdb's raw insert): it refuses them ("both inlined and external
+ * data") or takes stdin's bytes as rows. Under a supervisor or a shell pipe the service's stdin
+ * is such a pipe; the staged inserts (chdb-insert.ts) never read it. Tried here with bytes that
+ * look like a row waiting in the pipe: the store alone (a client's INSERT over its port) and
+ * every role in one process (the worker's flush into the embedded engine). (With raw inserts and
+ * stdin left attached, both fail.)
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';

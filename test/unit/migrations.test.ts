@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, renderStatement, splitStatements } from '../../src/adapters/clickhouse/migrate.js';
-import { formatInsertSql, parseInsert, payloadColumns } from '../../src/adapters/clickhouse/chdb-insert.js';
+import { formatInsertSql, parseInsert, payloadColumns, stringLiteral } from '../../src/adapters/clickhouse/chdb-insert.js';
 
 describe('migrations', () => {
   it('are numbered uniquely, ordered, and every CREATE is idempotent', async () => {
@@ -41,10 +41,15 @@ describe('embedded insert rewriting', () => {
         { name: 'applied_at', type: "DateTime64(3, 'UTC')" },
       ],
       present,
+      "/tmp/stage/it's.jsoneachrow",
     );
-    expect(sql).toEqual({
-      sql: 'INSERT INTO `m` (`version`, `name`) SELECT `version`, `name` FROM file({__file:String}, JSONEachRow, {__structure:String})',
-      structure: '`version` UInt32, `name` String',
-    });
+    expect(sql).toBe(
+      "INSERT INTO `m` (`version`, `name`) SELECT `version`, `name` FROM file('/tmp/stage/it\\'s.jsoneachrow', JSONEachRow, '`version` UInt32, `name` String')",
+    );
+  });
+
+  it('writes a string literal that ends only at its closing quote', () => {
+    expect(stringLiteral("a'b\\c")).toBe("'a\\'b\\\\c'");
+    expect(stringLiteral("DateTime64(3, 'UTC')")).toBe("'DateTime64(3, \\'UTC\\')'");
   });
 });

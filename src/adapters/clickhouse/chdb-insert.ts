@@ -1,21 +1,23 @@
 /**
- * Inserts into the embedded engine.
+ * Inserts into the embedded engine without inline data.
  *
- * Rows in a line format chdb takes raw (JSONEachRow, TSV, CSV, …) are handed to the engine as
- * the Buffer they arrived in (chdb's raw insert: zero-copy, parsed by the engine, no SQL
- * parameters). chdb-node runs parameterised statements one at a time process-wide (its
- * parameter state is not per connection), so an insert that used them held every other
- * parameterised query, a dashboard's included, until it was done: measured in chdb, a query
- * waited 274–331 ms behind a 50,000-row insert, against 4–20 ms behind a raw one. No staging
- * file is written either. The engine must not see a piped stdin then (see {@link detachStdin}).
+ * clickhouse-local (inside chdb) treats an INSERT that carries its rows after `FORMAT x` as
+ * "inline data" and, once this process has started a child (our redis-server), also sees
+ * external stdin data, failing with "Processing async inserts with both inlined and external
+ * data". The rows are therefore written to a private temporary file and read with the `file()`
+ * table function, with the table's own column types, which never touches stdin. (A query
+ * parameter holding the rows works too but is ~5× slower on 50 MB batches; chdb's raw insert
+ * of the Buffer cost ~1.5× the CPU a row in the store, bench flush phase.)
  *
- * Any other format is written to a private temporary file and read with the `file()` table
- * function, with the table's own column types. (Inline data after `FORMAT x` fails with
- * "Processing async inserts with both inlined and external data" once this process has started
- * a child, and a query parameter holding the rows is ~5× slower on 50 MB batches.)
+ * The statement carries no query parameters: chdb-node runs parameterised statements one at a
+ * time process-wide (its parameter state is not per connection), so an insert that used them
+ * held every other parameterised query, a dashboard's included, until it was done (measured in
+ * chdb: 274–404 ms behind a 50,000-row insert, 5–20 ms behind one without parameters). The
+ * file's path and the column list are ours (a name this module made, types from
+ * system.columns), written as quoted literals.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,19 +74,24 @@ export function payloadColumns(p: ParsedInsert, body: string | Buffer): string[]
   }
 }
 
+/** A ClickHouse string literal of `text`: quoted, with its backslashes and quotes escaped. */
+export function stringLiteral(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /**
- * `INSERT INTO t (cols) SELECT cols FROM file({__file}, FMT, {__structure})`: only the columns
+ * `INSERT INTO t (cols) SELECT cols FROM file('<file>', FMT, '<structure>')`: only the columns
  * present are listed, so omitted ones get the table's DEFAULT expressions. The table and column
- * names come from the validated INSERT statement, the types from system.columns; the file and
- * the structure travel as query parameters.
+ * names come from the validated INSERT statement, the types from system.columns, the file is
+ * the staging file; no query parameters (see the module's comment).
  */
-export function formatInsertSql(p: ParsedInsert, cols: ColumnType[], present: string[] | undefined): { sql: string; structure: string } {
+export function formatInsertSql(p: ParsedInsert, cols: ColumnType[], present: string[] | undefined, file: string): string {
   const wanted = present ? cols.filter((c) => present.includes(c.name)) : cols;
   if (!wanted.length) throw new Error(`no insertable columns for ${p.table}`);
   const names = wanted.map((c) => `\`${c.name}\``).join(', ');
   const structure = wanted.map((c) => `\`${c.name}\` ${c.type}`).join(', ');
   const target = p.database ? `\`${p.database}\`.\`${p.table}\`` : `\`${p.table}\``;
-  return { sql: `INSERT INTO ${target} (${names}) SELECT ${names} FROM file({__file:String}, ${p.format}, {__structure:String})`, structure };
+  return `INSERT INTO ${target} (${names}) SELECT ${names} FROM file(${stringLiteral(file)}, ${p.format}, ${stringLiteral(structure)})`;
 }
 
 /**
@@ -102,18 +109,14 @@ export const EMBEDDED_INSERT_SETTINGS: Readonly<InsertSettings> = { parallel_vie
 /** Numeric settings of one insert (names are identifiers, values finite numbers: nothing to quote). */
 export type InsertSettings = Record<string, number>;
 
-/** The embedded defaults overridden by an insert's own settings, checked. */
-export function insertSettings(own: InsertSettings = {}): InsertSettings {
-  const all = { ...EMBEDDED_INSERT_SETTINGS, ...own };
-  for (const [k, v] of Object.entries(all)) if (!IDENT.test(k) || !Number.isFinite(v)) throw new Error(`invalid insert setting ${k}`);
-  return all;
-}
-
-/** `SETTINGS a = 1, b = 0` of {@link insertSettings}. */
+/** `SETTINGS a = 1, b = 0` of the embedded defaults overridden by an insert's own settings. */
 export function insertSettingsClause(own: InsertSettings = {}): string {
-  return `SETTINGS ${Object.entries(insertSettings(own))
-    .map(([k, v]) => `${k} = ${v}`)
-    .join(', ')}`;
+  const all = { ...EMBEDDED_INSERT_SETTINGS, ...own };
+  const parts = Object.entries(all).map(([k, v]) => {
+    if (!IDENT.test(k) || !Number.isFinite(v)) throw new Error(`invalid insert setting ${k}`);
+    return `${k} = ${v}`;
+  });
+  return `SETTINGS ${parts.join(', ')}`;
 }
 
 /** True when the payload holds nothing but whitespace (chdb refuses an insert without rows). */
@@ -126,63 +129,14 @@ function blank(body: string | Buffer): boolean {
 /** Batches are staged here, one file per insert, removed right after. */
 const STAGING_DIR = path.join(os.tmpdir(), `visitor-chdb-staging-${process.pid}`);
 
-/** A raw insert as chdb takes it (`connection.chdb.rawInsert`). */
-export interface RawInsert {
-  table: string;
-  columns?: string[];
-  values: Buffer;
-  format: RawFormat;
-  settings: Record<string, number>;
-}
-
-/** The formats chdb's raw insert takes, by the names an INSERT may use for them. */
-const RAW_FORMATS = {
-  jsoneachrow: 'JSONEachRow',
-  jsonlines: 'JSONEachRow',
-  ndjson: 'JSONEachRow',
-  jsoncompacteachrow: 'JSONCompactEachRow',
-  tsv: 'TSV',
-  tabseparated: 'TabSeparated',
-  tsvwithnames: 'TSVWithNames',
-  tabseparatedwithnames: 'TabSeparatedWithNames',
-  csv: 'CSV',
-  csvwithnames: 'CSVWithNames',
-} as const;
-type RawFormat = (typeof RAW_FORMATS)[keyof typeof RAW_FORMATS];
-
-function rawFormat(format: string): RawFormat | undefined {
-  return Object.hasOwn(RAW_FORMATS, format.toLowerCase()) ? RAW_FORMATS[format.toLowerCase() as keyof typeof RAW_FORMATS] : undefined;
-}
-
-/** The calls the inserter needs from a chdb connection. */
+/** The two calls the inserter needs from a chdb connection. */
 export interface SqlRunner {
   query(sql: string, params: Record<string, unknown>): Promise<string>;
-  command(sql: string, params: Record<string, unknown>): Promise<void>;
-  rawInsert(insert: RawInsert): Promise<void>;
+  /** Run a statement without parameters on a connection of its own: chdb keeps a query's state per connection, and two inserts may be in flight. */
+  insert(sql: string): Promise<void>;
 }
 
-/**
- * chdb's engine reads a piped or redirected stdin as the data of an INSERT and then refuses a
- * raw insert ("both inlined and external data"), or worse, takes stdin's bytes as rows. Point fd
- * 0 at /dev/null before the engine loads (the lowest free fd is reused by open); a terminal is
- * left alone.
- */
-export function detachStdin(): void {
-  try {
-    if (fstatSync(0).isCharacterDevice()) return;
-  } catch {
-    // fd 0 closed: open below takes it.
-  }
-  try {
-    closeSync(0);
-  } catch {
-    // already closed
-  }
-  const fd = openSync('/dev/null', 'r');
-  if (fd !== 0) closeSync(fd);
-}
-
-/** Runs `INSERT … FORMAT x` + rows: raw when chdb takes the format, else through {@link formatInsertSql} (caching table structures). */
+/** Runs `INSERT … FORMAT x` + rows through {@link formatInsertSql}, caching table structures. */
 export class EmbeddedInserter {
   readonly #columns = new Map<string, ColumnType[]>();
 
@@ -209,22 +163,14 @@ export class EmbeddedInserter {
   }
 
   /**
-   * Returns false when the statement is not an `INSERT … FORMAT` this path handles. A Buffer of
-   * rows is never decoded: it goes to the engine, or the staging file, as it is.
+   * Returns false when the statement is not an `INSERT … FORMAT` this path handles. The body
+   * is written to the staging file as it is: a Buffer of rows is never decoded.
    */
   async insert(query: string, body: string | Buffer, settings?: InsertSettings): Promise<boolean> {
     const p = parseInsert(query);
     if (!p) return false;
-    const all = insertSettings(settings);
+    const clause = insertSettingsClause(settings);
     if (blank(body)) return true;
-    const raw = rawFormat(p.format);
-    if (raw) {
-      const table = p.database ? `${p.database}.${p.table}` : p.table;
-      const values = typeof body === 'string' ? Buffer.from(body) : body;
-      await this.sql.rawInsert({ table, columns: p.columns?.length ? p.columns : undefined, values, format: raw, settings: all });
-      return true;
-    }
-    const clause = insertSettingsClause(all);
     const present = payloadColumns(p, body);
     let cols = await this.#columnsOf(p);
     if (present?.some((name) => !cols.some((c) => c.name === name))) {
@@ -232,12 +178,12 @@ export class EmbeddedInserter {
       this.#columns.delete(`${p.database ?? ''}.${p.table}`);
       cols = await this.#columnsOf(p);
     }
-    const { sql, structure } = formatInsertSql(p, cols, present);
     mkdirSync(STAGING_DIR, { recursive: true, mode: 0o700 });
     const file = path.join(STAGING_DIR, `${randomUUID()}.${p.format.toLowerCase()}`);
+    const sql = formatInsertSql(p, cols, present, file);
     await writeFile(file, body, { mode: 0o600 });
     try {
-      await this.sql.command(`${sql} ${clause}`, { __file: file, __structure: structure });
+      await this.sql.insert(`${sql} ${clause}`);
     } finally {
       await rm(file, { force: true });
     }

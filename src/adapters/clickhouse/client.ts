@@ -1,9 +1,10 @@
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { detachStdin, EmbeddedInserter, type InsertSettings, type RawInsert } from './chdb-insert.js';
+import { EmbeddedInserter, stringLiteral, type InsertSettings } from './chdb-insert.js';
 
 type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
@@ -19,6 +20,26 @@ export interface ClickHouseOptions {
   /** Embedded data directory, used when `url` is unset. */
   dataPath: string;
   database: string;
+}
+
+/**
+ * The embedded engine (clickhouse-local) reads a piped or redirected stdin as INSERT data, so
+ * under a pipe an insert would fail or, worse, take stdin's bytes as rows. Point fd 0 at
+ * /dev/null before the engine loads (the lowest free fd is reused by open).
+ */
+function detachStdin(): void {
+  try {
+    if (fstatSync(0).isCharacterDevice()) return;
+  } catch {
+    // fd 0 closed: open below takes it.
+  }
+  try {
+    closeSync(0);
+  } catch {
+    // already closed
+  }
+  const fd = openSync('/dev/null', 'r');
+  if (fd !== 0) closeSync(fd);
 }
 
 async function collect(values: unknown): Promise<string> {
@@ -39,50 +60,32 @@ export function querySettingsClause(settings: Record<string, unknown>): string |
   for (const [k, v] of Object.entries(settings)) {
     if (v === undefined) continue;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid setting name ${JSON.stringify(k)}`);
-    const value =
-      typeof v === 'number' && Number.isFinite(v)
-        ? String(v)
-        : typeof v === 'boolean'
-          ? v
-            ? '1'
-            : '0'
-          : `'${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const value = typeof v === 'number' && Number.isFinite(v) ? String(v) : typeof v === 'boolean' ? (v ? '1' : '0') : stringLiteral(String(v));
     parts.push(`${k} = ${value}`);
   }
   return parts.length ? `SETTINGS ${parts.join(', ')}` : undefined;
 }
 
-/** What a chdb connection has beyond clickhouse-js's Connection: its raw insert. */
-export interface ChdbExtension {
-  chdb: { rawInsert(insert: RawInsert): Promise<unknown> };
-}
-
 /** The inserter of each embedded client, for {@link insertJsonLines}. */
 const embeddedInserters = new WeakMap<object, EmbeddedInserter>();
 
-/** A chdb connection as createChdbConnection returns it. */
-export type ChdbConnection = Connection & ChdbExtension;
-
 /**
  * A chdb connection whose inserts go through {@link EmbeddedInserter} (see chdb-insert.ts for
- * why) and whose queries carry their settings in a clause of their own. A raw insert runs on a
- * connection of its own from `open` (chdb keeps a query's state per connection, so two inserts
- * in flight must not share one), into `database` unless it names one.
+ * why) and whose queries carry their settings in a clause of their own. An insert runs on a
+ * connection of its own from `open`, bound to `database` (two may be in flight, and chdb keeps a
+ * query's state per connection).
  */
-export function withSafeInserts(conn: ChdbConnection, open: () => ChdbConnection, database: string): Connection & { inserter: EmbeddedInserter } {
+export function withSafeInserts(conn: Connection, open: () => Connection, database: string): Connection & { inserter: EmbeddedInserter } {
   const run = async (sql: string, params: Record<string, unknown>) => {
     const r = await conn.query({ query: sql, query_params: params, clickhouse_settings: { default_format: 'JSONEachRow' } } as never);
     return collect(r.stream);
   };
   const inserter = new EmbeddedInserter({
     query: run,
-    command: async (sql, params) => {
-      await conn.command({ query: sql, query_params: params } as never);
-    },
-    rawInsert: async (insert) => {
+    insert: async (sql) => {
       const own = open();
       try {
-        await own.chdb.rawInsert({ ...insert, table: insert.table.includes('.') ? insert.table : `${database}.${insert.table}` });
+        await own.command({ query: `USE \`${database}\`;\n${sql}` } as never);
       } finally {
         await own.close();
       }
@@ -100,7 +103,7 @@ export function withSafeInserts(conn: ChdbConnection, open: () => ChdbConnection
     if (!clause) return conn.query(params);
     return conn.query({ ...params, query: `${params.query}\n${clause}`, clickhouse_settings: format === undefined ? {} : { default_format: format } });
   };
-  return new Proxy(conn as unknown as Connection & { inserter: EmbeddedInserter }, {
+  return new Proxy(conn as Connection & { inserter: EmbeddedInserter }, {
     get(target, prop, receiver) {
       if (prop === 'insert') return insert;
       if (prop === 'query') return query;
@@ -117,7 +120,7 @@ async function createEmbeddedClient(dataPath: string, database: string): Promise
   // chdb/connection is CommonJS and loads the native engine: import lazily so server mode never loads it.
   detachStdin();
   const { createChdbConnection } = await import('chdb/connection');
-  const open = () => createChdbConnection({ path: dataPath }) as unknown as ChdbConnection;
+  const open = () => createChdbConnection({ path: dataPath }) as unknown as Connection;
   const conn = withSafeInserts(open(), open, database);
   const client = createClient({ connection: conn });
   embeddedInserters.set(client, conn.inserter);
