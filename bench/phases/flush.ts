@@ -150,12 +150,20 @@ export async function flush(ctx: BenchContext): Promise<void> {
   const worker = await startService('worker', { ...common, ROLES: 'worker', CLICKHOUSE_URL: storeUrl }, path.join(dir, 'worker.log'));
   ctx.state.worker = worker;
   procs.push(worker);
-  const cpu0 = cpuSeconds(worker.pid);
+  // CPU of each process the flush runs through (the store's includes chdb's threads): where a row's cost lies.
+  const cpuOf = () => ({ worker: cpuSeconds(worker.pid), store: cpuSeconds(store.pid), redis: cpuSeconds(ctx.redisLocal.pid!) });
+  const cpu0 = cpuOf();
   const one = await drain(ctx, n, () => worker.logs());
-  const workerCpuS = round(cpuSeconds(worker.pid) - cpu0, 2);
+  const cpu1 = cpuOf();
+  const workerCpuS = round(cpu1.worker - cpu0.worker, 2);
+  const cpuUsPerRow = {
+    worker: round(((cpu1.worker - cpu0.worker) / n) * 1e6, 1),
+    store: round(((cpu1.store - cpu0.store) / n) * 1e6, 1),
+    redis: round(((cpu1.redis - cpu0.redis) / n) * 1e6, 1),
+  };
   const stored = Number((await ctx.chRows<{ n: string }>("SELECT count() AS n FROM events WHERE account_id = 'bench'"))[0]!.n);
   const distinct = Number((await ctx.chRows<{ n: string }>("SELECT uniqExact(event_id) AS n FROM events WHERE account_id = 'bench'"))[0]!.n);
-  log(`flush: 1 worker ${one.eventsPerS}/s (${n} in ${one.drainMs} ms; ${stored} stored, ${distinct} distinct)`);
+  log(`flush: 1 worker ${one.eventsPerS}/s (${n} in ${one.drainMs} ms; ${stored} stored, ${distinct} distinct; CPU µs/row ${JSON.stringify(cpuUsPerRow)})`);
   if (stored !== ctx.state.ingested || distinct !== stored)
     notes.push(`flush check: ${ctx.state.ingested} events accepted in the ingest phases, ${stored} stored, ${distinct} distinct`);
 
@@ -202,6 +210,7 @@ export async function flush(ctx: BenchContext): Promise<void> {
       detail: {
         ...one,
         workerCpuS,
+        cpuUsPerRow,
         storedExactlyOnce: stored === ctx.state.ingested && distinct === stored,
         acceptedInIngestPhases: ctx.state.ingested,
         stored,
