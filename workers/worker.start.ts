@@ -30,6 +30,7 @@ export function startWorker(base: ServiceBase): Promise<WorkerRole> {
       batchSize: config.FLUSH_BATCH_SIZE,
       intervalMs: config.FLUSH_INTERVAL_MS,
       reclaimIdleMs: config.RECLAIM_IDLE_MS,
+      inFlight: config.FLUSH_IN_FLIGHT,
       consumer: uniqueName(),
     });
     // BullMQ jobs (erasure, backfill). The erasure filter is on before the first flush, so rows

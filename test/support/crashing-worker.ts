@@ -18,6 +18,8 @@ const flusher = new StreamFlusher(duplicateRedis(redis), redis, ch, new RedisKey
   batchSize: 1000,
   intervalMs: 200,
   reclaimIdleMs: 60_000,
+  // One batch at a time: the kill comes after exactly one insert.
+  inFlight: 1,
   consumer: 'crashing-worker',
   afterInsert: (entries) => {
     process.stdout.write(`inserted ${entries.length}\n`);

@@ -8,7 +8,13 @@ describe('config', () => {
     expect(c.DATA_DIR).toBe('./data');
     expect(c.CLICKHOUSE_DATABASE).toBe('visitor');
     expect(c.ROLES).toEqual(['gateway', 'worker', 'store']);
+    expect(c.FLUSH_IN_FLIGHT).toBe(3);
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('bounds the batches a worker holds in flight', () => {
+    expect(loadConfig({ FLUSH_IN_FLIGHT: '1' }).FLUSH_IN_FLIGHT).toBe(1);
+    for (const bad of ['0', '9', '2.5', 'many']) expect(() => loadConfig({ FLUSH_IN_FLIGHT: bad }), bad).toThrow(/FLUSH_IN_FLIGHT/);
   });
 
   it('names every bad variable in one error', () => {

@@ -15,6 +15,13 @@ export interface FlusherOptions {
   intervalMs: number;
   /** Pending entries idle this long belong to a dead consumer and are claimed. */
   reclaimIdleMs: number;
+  /**
+   * Batches in ClickHouse at once (FLUSH_IN_FLIGHT). One insert into `events` fills its views on
+   * about one core and leaves the flusher waiting; further batches inserted meanwhile use the
+   * other cores, and the next batch is read and filtered while they are written. Each batch is
+   * acknowledged after its own insert, so nothing about the guarantees changes.
+   */
+  inFlight: number;
   /** Unique per process: pending entries are owned by it. */
   consumer: string;
   /**
@@ -47,15 +54,6 @@ const MAX_INSERT_BYTES = 64 * 2 ** 20;
 
 /** Entry ids per XACK/XDEL script call: a call's arguments are spread, which is bounded too. */
 const ACK_CHUNK = 10_000;
-
-/**
- * Batches one flusher has in ClickHouse at once. One insert into `events` fills its views on
- * about one core and leaves the flusher waiting; a second batch inserted meanwhile uses the
- * other core (and the flusher's own read and filters overlap both), as a second worker process
- * would (bench: two workers drained 1.5–1.9× as fast as one). Each batch is acknowledged after
- * its own insert, so nothing about the guarantees changes.
- */
-const IN_FLIGHT = 2;
 
 /** Long loops over a batch give the event loop a turn this often (the gateway may share the process). */
 const YIELD_EVERY = 10_000;
@@ -223,7 +221,7 @@ export class StreamFlusher {
             });
           inFlight.add(job);
         }
-        if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+        if (inFlight.size >= this.opts.inFlight) await Promise.race(inFlight);
         backoff = 100;
       } catch (err) {
         this.log.error({ err }, '[flush] loop error; retrying');
