@@ -45,7 +45,6 @@ export interface ServiceProc extends Proc {
   logs(): Record<string, unknown>[];
 }
 
-/** Start `app/main.ts` with this environment; resolves once it prints that it is up. */
 /**
  * `BENCH_NODE_ARGS` (say `--cpu-prof --cpu-prof-dir=/tmp/prof`) go to the node of each service
  * under test, not to the bench itself: profiles of a phase are taken that way.
@@ -54,6 +53,7 @@ function serviceNodeArgs(): string[] {
   return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }
 
+/** Start `app/main.ts` with this environment; resolves once it prints that it is up. */
 export async function startService(name: string, env: Record<string, string>, logFile: string, timeoutMs = 60_000): Promise<ServiceProc> {
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...serviceNodeArgs(), '--import', 'tsx', path.join(REPO, 'app/main.ts')], {

@@ -156,11 +156,7 @@ export async function flush(ctx: BenchContext): Promise<void> {
   const one = await drain(ctx, n, () => worker.logs());
   const cpu1 = cpuOf();
   const workerCpuS = round(cpu1.worker - cpu0.worker, 2);
-  const cpuUsPerRow = {
-    worker: round(((cpu1.worker - cpu0.worker) / n) * 1e6, 1),
-    store: round(((cpu1.store - cpu0.store) / n) * 1e6, 1),
-    redis: round(((cpu1.redis - cpu0.redis) / n) * 1e6, 1),
-  };
+  const cpuUsPerRow = Object.fromEntries(Object.entries(cpu1).map(([proc, s]) => [proc, round(((s - cpu0[proc as keyof typeof cpu0]) / n) * 1e6, 1)]));
   const stored = Number((await ctx.chRows<{ n: string }>("SELECT count() AS n FROM events WHERE account_id = 'bench'"))[0]!.n);
   const distinct = Number((await ctx.chRows<{ n: string }>("SELECT uniqExact(event_id) AS n FROM events WHERE account_id = 'bench'"))[0]!.n);
   log(`flush: 1 worker ${one.eventsPerS}/s (${n} in ${one.drainMs} ms; ${stored} stored, ${distinct} distinct; CPU µs/row ${JSON.stringify(cpuUsPerRow)})`);

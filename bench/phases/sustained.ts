@@ -79,25 +79,20 @@ const QUERY_EVERY_MS = 250;
 function probeQueries(url: string, key: string): { stop(): Promise<{ ms: number[]; failed: number }> } {
   const ms: number[] = [];
   let failed = 0;
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      const at = performance.now();
-      try {
-        const res = await fetch(`${url}/api/engagement?limit=50`, { headers: { authorization: `Bearer ${key}` } });
-        await res.text();
-        if (res.ok) ms.push(performance.now() - at);
-        else failed++;
-      } catch {
-        failed++;
-      }
-      await sleep(Math.max(0, QUERY_EVERY_MS - (performance.now() - at)));
+  const loop = repeatEvery(QUERY_EVERY_MS, async () => {
+    const at = performance.now();
+    try {
+      const res = await fetch(`${url}/api/engagement?limit=50`, { headers: { authorization: `Bearer ${key}` } });
+      await res.text();
+      if (res.ok) ms.push(performance.now() - at);
+      else failed++;
+    } catch {
+      failed++;
     }
-  })();
+  });
   return {
     async stop() {
-      on = false;
-      await loop;
+      await loop.stop();
       return { ms, failed };
     },
   };
@@ -187,25 +182,33 @@ async function scanLog(file: string, sinceMs: number): Promise<LogScan> {
   };
 }
 
-/** `read()` once a second (a failed reading is skipped) until `stop()`. */
-function sampleEachSecond(t0: number, read: () => Promise<Omit<Sample, 's'>>): { samples: Sample[]; stop(): Promise<void> } {
-  const samples: Sample[] = [];
+/** `tick()` every `periodMs` (one at a time: a slow tick delays the next) until `stop()`. */
+function repeatEvery(periodMs: number, tick: () => Promise<void>): { stop(): Promise<void> } {
   let on = true;
   const loop = (async () => {
     while (on) {
-      const at = Date.now();
-      const x = await read().catch(() => undefined);
-      if (x) samples.push({ s: round((at - t0) / 1000), ...x });
-      await sleep(Math.max(0, 1000 - (Date.now() - at)));
+      const at = performance.now();
+      await tick();
+      await sleep(Math.max(0, periodMs - (performance.now() - at)));
     }
   })();
   return {
-    samples,
     async stop() {
       on = false;
       await loop;
     },
   };
+}
+
+/** `read()` once a second (a failed reading is skipped) until `stop()`. */
+function sampleEachSecond(t0: number, read: () => Promise<Omit<Sample, 's'>>): { samples: Sample[]; stop(): Promise<void> } {
+  const samples: Sample[] = [];
+  const loop = repeatEvery(1000, async () => {
+    const at = Date.now();
+    const x = await read().catch(() => undefined);
+    if (x) samples.push({ s: round((at - t0) / 1000), ...x });
+  });
+  return { samples, stop: () => loop.stop() };
 }
 
 async function sustainedRun(

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
-import { EmbeddedInserter, parseInsert, stringLiteral } from '../adapters/clickhouse/chdb-insert.js';
+import { EmbeddedInserter, onOwnConnection, parseInsert, stringLiteral } from '../adapters/clickhouse/chdb-insert.js';
 import type { StoreCredentials } from '../adapters/secrets/store-credentials.js';
 import { authenticate, checkRequestSource } from './store-access.js';
 import { StoreError, statusFor, storeError } from './store-errors.js';
@@ -116,14 +116,7 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
   // chose; each on a session of its own (two may be in flight).
   const inserter = new EmbeddedInserter({
     query: text,
-    insert: async (sql) => {
-      const session = opts.open();
-      try {
-        await session.exec({ query: sql });
-      } finally {
-        await session.close();
-      }
-    },
+    insert: (sql) => onOwnConnection(opts.open, async (session) => void (await session.exec({ query: sql }))),
   });
 
   const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -176,8 +169,7 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
     // Read-only as Grafana's data source needs it (readonly = 2: it sets max_execution_time),
     // enforced by the engine after the URL's settings, on this request's own session.
     if (access === 'read') sets.push('SET readonly = 2');
-    const session = opts.open();
-    try {
+    await onOwnConnection(opts.open, async (session) => {
       const result = await session.exec({
         query: [...(database ? [`USE \`${database}\``] : []), ...sets, canonical].join(';\n'),
         query_params: Object.keys(params).length ? params : undefined,
@@ -190,9 +182,7 @@ export async function startStoreServer(opts: StoreServerOptions): Promise<http.S
       });
       for await (const chunk of result.stream) res.write(chunk);
       res.end();
-    } finally {
-      await session.close();
-    }
+    });
   };
 
   const server = http.createServer((req, res) => {

@@ -129,6 +129,19 @@ function blank(body: string | Buffer): boolean {
 /** Batches are staged here, one file per insert, removed right after. */
 const STAGING_DIR = path.join(os.tmpdir(), `visitor-chdb-staging-${process.pid}`);
 
+/**
+ * Run on a chdb connection of its own, closed after: chdb keeps `SET`, `USE` and a query's state
+ * per connection, so statements that may run at once, or must not leak settings, each get one.
+ */
+export async function onOwnConnection<C extends { close(): Promise<void> }, T>(open: () => C, run: (c: C) => Promise<T>): Promise<T> {
+  const c = open();
+  try {
+    return await run(c);
+  } finally {
+    await c.close();
+  }
+}
+
 /** The two calls the inserter needs from a chdb connection. */
 export interface SqlRunner {
   query(sql: string, params: Record<string, unknown>): Promise<string>;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { EmbeddedInserter, stringLiteral, type InsertSettings } from './chdb-insert.js';
+import { EmbeddedInserter, onOwnConnection, stringLiteral, type InsertSettings } from './chdb-insert.js';
 
 type Connection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>;
 
@@ -82,14 +82,7 @@ export function withSafeInserts(conn: Connection, open: () => Connection, databa
   };
   const inserter = new EmbeddedInserter({
     query: run,
-    insert: async (sql) => {
-      const own = open();
-      try {
-        await own.command({ query: `USE \`${database}\`;\n${sql}` } as never);
-      } finally {
-        await own.close();
-      }
-    },
+    insert: (sql) => onOwnConnection(open, async (own) => void (await own.command({ query: `USE \`${database}\`;\n${sql}` } as never))),
   });
   const insert: Connection['insert'] = async (params) => {
     const body = await collect(params.values);
