@@ -81,6 +81,13 @@ export const zEnv = z.object({
   /** Stream length per account above which ingest answers 503 instead of growing Redis. @defaultValue 1000000 */
   STREAM_CAP: z.coerce.number().int().min(100).default(1_000_000),
   /**
+   * A gateway answers 503 (Retry-After: 1) to an ingest request while its account's oldest call
+   * waiting for Redis has waited this long: past what Redis keeps up with, a quick refusal the
+   * snippet retries, instead of answers that come ever later from a queue that only grows.
+   * @defaultValue 500
+   */
+  INGEST_QUEUE_MAX_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  /**
    * Flush a batch at this many events… (chdb's cost per insert is largely fixed: a backlog drains
    * about twice as fast in batches of 50,000 as of 10,000) @defaultValue 50000
    */

@@ -3,8 +3,8 @@
  * to HTTP answers in one place (`src/gateway/error-map.ts`).
  */
 
-/** The event stream is at its cap: the append was refused whole, nothing was written. */
-export class StreamAtCapError extends Error {
+/** Ingest is behind: the append was refused whole, nothing was written, a retry may succeed. */
+export class BackpressureError extends Error {
   constructor(
     message: string,
     /** Seconds after which a retry is likely to succeed. */
@@ -14,6 +14,12 @@ export class StreamAtCapError extends Error {
     this.name = this.constructor.name;
   }
 }
+
+/** The event stream is at its cap (the flush is behind ClickHouse). */
+export class StreamAtCapError extends BackpressureError {}
+
+/** The account's calls to Redis are behind their requests by more than the commit queue allows. */
+export class CommitQueueFullError extends BackpressureError {}
 
 /** A store (Redis, ClickHouse, the job queues) could not be reached or did not answer. */
 export class StoreUnreachableError extends Error {

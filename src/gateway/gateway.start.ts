@@ -104,6 +104,7 @@ export function startGatewayRole(base: ServiceBase, opts: GatewayRoleOptions): P
     await liveHub.start();
     const gwLog = log.child({ module: 'gateway' });
     const rowStream = new RowStream(gwRedis, keys, config.STREAM_CAP, {
+      maxQueueMs: config.INGEST_QUEUE_MAX_MS,
       // The rows are in the stream; presence catches up on the visitor's next heartbeat.
       onPresenceFailures: (account, failed) => gwLog.error({ account, failed }, 'presence update failed'),
     });

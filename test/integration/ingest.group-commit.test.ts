@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, redisReady, type RedisClient } from '../../src/adapters/redis/client.js';
 import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
-import { StreamAtCapError } from '../../src/adapters/errors.js';
+import { BackpressureError, CommitQueueFullError, StreamAtCapError } from '../../src/adapters/errors.js';
 import { presenceRow } from '../support/presence-rows.js';
 import { eventually, startTestRedis, type TestRedis } from '../support/services.js';
 
@@ -29,6 +29,20 @@ async function commandCalls(...commands: string[]): Promise<number> {
   let n = 0;
   for (const c of commands) n += Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
   return n;
+}
+
+/**
+ * Holds Redis in a busy script for `ms` on a connection of its own, so that calls made meanwhile
+ * stay in flight; resolves when Redis is free again.
+ */
+async function holdRedis(ms: number): Promise<void> {
+  const blocker = connectRedis({ url: redis.url });
+  await blocker.eval(
+    "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + tonumber(ARGV[1]) * 1000 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1",
+    0,
+    ms,
+  );
+  blocker.disconnect();
 }
 
 /** Scripts Redis ran (the first run of a script is an EVAL after EVALSHA's NOSCRIPT). */
@@ -217,27 +231,53 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     expect(await client.zrange(`${keys.presencePrefix(account)}:pages`, '0', '-1')).toEqual(['/y']);
   });
 
-  it('gathers the requests of every tick that passes while a call is in flight into the next call', async () => {
-    const stream = new RowStream(client, keys, 1000);
-    const account = 'gc-gather';
+  it.each([
+    { inFlight: 1, calls: 2 },
+    { inFlight: 2, calls: 3 },
+  ])('gathers the requests of every tick that passes while $inFlight call(s) are in flight into the next call', async ({ inFlight, calls }) => {
+    const stream = new RowStream(client, keys, 1000, { maxInFlight: inFlight });
+    const account = `gc-gather-${inFlight}`;
     const before = await scriptCalls();
-    // Another connection holds Redis in a busy script (a call of its own), so the first call stays in flight.
-    const blocker = connectRedis({ url: redis.url });
-    const busy = blocker.eval(
-      "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + 300000 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1",
-      0,
-    );
+    const busy = holdRedis(300);
     await new Promise((r) => setTimeout(r, 30));
-    const first = stream.append(account, [row(1)]);
+    const first = stream.append(account, [row(1, 'g-1')]);
     const later: Promise<unknown>[] = [];
     for (let tick = 0; tick < 5; tick++) {
       await new Promise((r) => setImmediate(r));
-      later.push(stream.append(account, [row(10 + tick)]));
+      // The last is a retry of the first request: the calls run in the order they were made.
+      later.push(stream.append(account, [row(10 + tick, tick === 4 ? 'g-1' : undefined)]));
     }
-    await Promise.all([first, ...later, busy]);
-    blocker.disconnect();
-    expect(await scriptCalls()).toBe(before + 1 + 2);
-    expect(await client.xlen(keys.eventStream(account))).toBe(6);
+    const outcomes = await Promise.all([first, ...later]);
+    await busy;
+    expect(await scriptCalls()).toBe(before + 1 + calls);
+    expect(outcomes.flat()).toEqual(['accepted', 'accepted', 'accepted', 'accepted', 'accepted', 'duplicate']);
+    const entries = (await client.xrange(keys.eventStream(account), '-', '+')) as [string, string[]][];
+    expect(entries.map(([, f]) => JSON.parse(f[3]!).n)).toEqual([1, 10, 11, 12, 13]);
+  });
+
+  it('refuses a request at once while the oldest waiting call has waited past maxQueueMs, writing none of it', async () => {
+    const stream = new RowStream(client, keys, 1000, { maxInFlight: 1, maxQueueMs: 100 });
+    const account = 'gc-queue';
+    const busy = holdRedis(400);
+    await new Promise((r) => setTimeout(r, 30));
+    const inFlight = stream.append(account, [row(1)]);
+    await new Promise((r) => setImmediate(r));
+    const waiting = stream.append(account, [row(2)]);
+    // Within the bound, a request still joins the waiting call.
+    const joined = stream.append(account, [row(3)]);
+    await new Promise((r) => setTimeout(r, 150));
+    const t0 = Date.now();
+    const refused = await stream.append(account, [row(4), row(5)]).catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeLessThan(50);
+    expect(refused).toBeInstanceOf(CommitQueueFullError);
+    expect(refused).toBeInstanceOf(BackpressureError);
+    expect((refused as CommitQueueFullError).retryAfterS).toBe(1);
+    expect(await Promise.all([inFlight, waiting, joined])).toEqual([['accepted'], ['accepted'], ['accepted']]);
+    await busy;
+    // Caught up: the queue is empty and requests are taken again.
+    expect(await stream.append(account, [row(6)])).toEqual(['accepted']);
+    const entries = (await client.xrange(keys.eventStream(account), '-', '+')) as [string, string[]][];
+    expect(entries.map(([, f]) => JSON.parse(f[3]!).n)).toEqual([1, 2, 3, 6]);
   });
 
   it('closes a call at its row bound: a full call goes without waiting for the tick', async () => {

@@ -9,12 +9,18 @@ describe('config', () => {
     expect(c.CLICKHOUSE_DATABASE).toBe('visitor');
     expect(c.ROLES).toEqual(['gateway', 'worker', 'store']);
     expect(c.FLUSH_IN_FLIGHT).toBe(3);
+    expect(c.INGEST_QUEUE_MAX_MS).toBe(500);
     expect(Object.isFrozen(c)).toBe(true);
   });
 
   it('bounds the batches a worker holds in flight', () => {
     expect(loadConfig({ FLUSH_IN_FLIGHT: '1' }).FLUSH_IN_FLIGHT).toBe(1);
     for (const bad of ['0', '9', '2.5', 'many']) expect(() => loadConfig({ FLUSH_IN_FLIGHT: bad }), bad).toThrow(/FLUSH_IN_FLIGHT/);
+  });
+
+  it('bounds how long ingest lets a call wait for Redis', () => {
+    expect(loadConfig({ INGEST_QUEUE_MAX_MS: '250' }).INGEST_QUEUE_MAX_MS).toBe(250);
+    for (const bad of ['0', '9', '60001', 'soon']) expect(() => loadConfig({ INGEST_QUEUE_MAX_MS: bad }), bad).toThrow(/INGEST_QUEUE_MAX_MS/);
   });
 
   it('names every bad variable in one error', () => {

@@ -1,4 +1,4 @@
-import { StreamAtCapError } from '../errors.js';
+import { CommitQueueFullError, StreamAtCapError } from '../errors.js';
 import type { RedisClient } from './client.js';
 import { callScript } from './scripts.js';
 import { RedisKeys } from './keys.js';
@@ -53,11 +53,19 @@ export interface GroupCommitOptions {
   /** …or at this many bytes of row JSON. @defaultValue 1048576 */
   maxBytes?: number;
   /**
-   * Calls in flight per account. While one runs, new requests gather into the next call, so
+   * Calls in flight per account. While they run, new requests gather into the next call, so
    * under load the calls grow instead of their number (each call and each socket write has a
-   * fixed cost in Redis and in the gateway). @defaultValue 1
+   * fixed cost in Redis and in the gateway). Two let the gateway build and answer one call while
+   * Redis runs the other: with one, each waited for the other. @defaultValue 2
    */
   maxInFlight?: number;
+  /**
+   * A request is refused (CommitQueueFullError, nothing written) while the account's oldest
+   * unsent call has waited this long for a slot: past the rate Redis keeps up with, requests
+   * get a quick 503 with Retry-After instead of an answer that comes ever later from a queue
+   * that only grows. @defaultValue 500
+   */
+  maxQueueMs?: number;
   /** Told how many presence updates of a call failed (their rows are in the stream). */
   onPresenceFailures?: (account: string, failed: number) => void;
 }
@@ -77,6 +85,8 @@ interface Batch {
   bytes: number;
   /** Its tick has passed: it goes as soon as a call slot is free. */
   due: boolean;
+  /** When its first request joined it (ms). */
+  openedAt: number;
   presence: CommitPresence;
 }
 
@@ -102,6 +112,7 @@ export class RowStream {
   readonly #maxRows: number;
   readonly #maxBytes: number;
   readonly #maxInFlight: number;
+  readonly #maxQueueMs: number;
   #tickScheduled = false;
 
   constructor(
@@ -112,7 +123,8 @@ export class RowStream {
   ) {
     this.#maxRows = opts.maxRows ?? 2000;
     this.#maxBytes = opts.maxBytes ?? 1_048_576;
-    this.#maxInFlight = opts.maxInFlight ?? 1;
+    this.#maxInFlight = opts.maxInFlight ?? 2;
+    this.#maxQueueMs = opts.maxQueueMs ?? 500;
   }
 
   /**
@@ -125,6 +137,11 @@ export class RowStream {
     return new Promise((resolve, reject) => {
       let lane = this.#lanes.get(account);
       if (!lane) this.#lanes.set(account, (lane = { queue: [], inFlight: 0 }));
+      const oldest = lane.queue[0];
+      if (oldest && Date.now() - oldest.openedAt > this.#maxQueueMs) {
+        reject(new CommitQueueFullError(`ingest is behind: a call has waited over ${this.#maxQueueMs} ms for Redis, retry later`, 1));
+        return;
+      }
       // The last queued call is still open (a sent call leaves the queue), even when its tick has
       // passed: while a call is in flight, every request joins the next one.
       let batch = lane.queue[lane.queue.length - 1];
@@ -157,6 +174,7 @@ export class RowStream {
       rows: 0,
       bytes: 0,
       due: false,
+      openedAt: Date.now(),
       presence: p,
     };
   }
