@@ -36,6 +36,13 @@ export async function presence(ctx: BenchContext): Promise<void> {
   const blRuns = await joinLatency(ctx, `ws://127.0.0.1:${blPort}/live`, blPort, bl.pid, 'bl', headline);
   await bl.stop();
   for (const r of blRuns) if (r) log(`join at ${r.rate}/s: baseline p50 ${r.p50} ms p99 ${r.p99} ms`);
+  /** What the service refused of a run (503 backpressure past INGEST_QUEUE_MAX_MS) and the share of joins that arrived. */
+  const refusedShare = (r: (typeof svcRuns)[number]) => {
+    if (!r) return '';
+    const all = Object.values(r.status).reduce((a, b) => a + b, 0);
+    const refused = r.status['503'] ?? 0;
+    return refused ? `; refused 503: ${Math.round((100 * refused) / Math.max(1, all))} %; joins received: ${Math.round(100 * r.coverage)} %` : '';
+  };
   const at = <T extends { rate: number }>(list: (T | undefined)[], rate: number) => list.find((r) => r?.rate === rate);
   /** A percentile of no receipts at all is no figure. */
   const ms = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
@@ -48,7 +55,7 @@ export async function presence(ctx: BenchContext): Promise<void> {
   for (const rate of headline) {
     const svc = at(svcRuns, rate);
     const base = at(blRuns, rate);
-    const note = `${S.subscribers} subscribers on one account; ${rate.toLocaleString('en-US')} heartbeats/s asked (answered: ${svc?.hbPerS.toLocaleString('en-US') ?? '—'}/s) from 2,000 online visitors of another account, one in ${Math.max(S.probeEvery, Math.round(rate / 50))} from a new visitor of the watched account (its join is timed at every subscriber); measured before any worker runs`;
+    const note = `${S.subscribers} subscribers on one account; ${rate.toLocaleString('en-US')} heartbeats/s asked (answered: ${svc?.hbPerS.toLocaleString('en-US') ?? '—'}/s${refusedShare(svc)}) from 2,000 online visitors of another account, one in ${Math.max(S.probeEvery, Math.round(rate / 50))} from a new visitor of the watched account (its join is timed at every subscriber); measured before any worker runs`;
     const detail = { subscribers: S.subscribers, heartbeatsPerS: rate, seconds: S.presenceMs / 1000, service: svc, baseline: base };
     const label = `${S.subscribers} subscribers, ${rate.toLocaleString('en-US')} heartbeats/s`;
     const suffix = rate === S.heartbeatsPerS ? '' : `-${rate / 1000}k`;
