@@ -30,6 +30,7 @@ import { flush } from './phases/flush.js';
 import { ingest } from './phases/ingest.js';
 import { presenceWithWorker } from './phases/presence-with-worker.js';
 import { presence } from './phases/presence.js';
+import { redisCost } from './phases/redis-cost.js';
 import { queries } from './phases/queries.js';
 import { sustained } from './phases/sustained.js';
 
@@ -51,6 +52,7 @@ process.on('SIGINT', () => {
 const phases = phaseRunner(ctx);
 
 await ingest(ctx, phases.run);
+await phases.run('redis-cost', redisCost);
 await phases.run('presence', presence);
 await phases.run('flush', flush);
 await phases.run('e2e-latency', e2eLatency);
