@@ -6,23 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { connectRedis } from '../../src/adapters/redis/client.js';
 import { useTestService } from '../support/fixture.js';
-import { BROWSER_UA, beacon } from '../support/services.js';
+import { BROWSER_UA, beacon, holdRedis } from '../support/services.js';
 import { Ledger } from './support/ledger.js';
 
 const t = useTestService({ env: { ROLES: 'gateway,store', INGEST_QUEUE_MAX_MS: '100' } });
-
-/** Holds Redis busy for `ms` on a connection of its own; resolves when Redis is free again. */
-async function holdRedis(url: string, ms: number): Promise<void> {
-  const blocker = connectRedis({ url });
-  await blocker.eval(
-    "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + tonumber(ARGV[1]) * 1000 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1",
-    0,
-    ms,
-  );
-  blocker.disconnect();
-}
 
 describe('fault: Redis falls behind the gateway', () => {
   it('answers the requests already queued, refuses new ones quickly with 503 backpressure, and writes none of them', async () => {

@@ -5,7 +5,7 @@ import { RedisKeys } from '../../src/adapters/redis/keys.js';
 import { RowStream, type StreamRow } from '../../src/adapters/redis/row-stream.js';
 import { BackpressureError, CommitQueueFullError, StreamAtCapError } from '../../src/adapters/errors.js';
 import { presenceRow } from '../support/presence-rows.js';
-import { eventually, startTestRedis, type TestRedis } from '../support/services.js';
+import { eventually, holdRedis, startTestRedis, type TestRedis } from '../support/services.js';
 
 let redis: TestRedis;
 let client: RedisClient;
@@ -29,20 +29,6 @@ async function commandCalls(...commands: string[]): Promise<number> {
   let n = 0;
   for (const c of commands) n += Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
   return n;
-}
-
-/**
- * Holds Redis in a busy script for `ms` on a connection of its own, so that calls made meanwhile
- * stay in flight; resolves when Redis is free again.
- */
-async function holdRedis(ms: number): Promise<void> {
-  const blocker = connectRedis({ url: redis.url });
-  await blocker.eval(
-    "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + tonumber(ARGV[1]) * 1000 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1",
-    0,
-    ms,
-  );
-  blocker.disconnect();
 }
 
 /** Scripts Redis ran (the first run of a script is an EVAL after EVALSHA's NOSCRIPT). */
@@ -238,7 +224,7 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
     const stream = new RowStream(client, keys, 1000, { maxInFlight: inFlight });
     const account = `gc-gather-${inFlight}`;
     const before = await scriptCalls();
-    const busy = holdRedis(300);
+    const busy = holdRedis(redis.url, 300);
     await new Promise((r) => setTimeout(r, 30));
     const first = stream.append(account, [row(1, 'g-1')]);
     const later: Promise<unknown>[] = [];
@@ -258,7 +244,7 @@ describe('group commit (one ingest-commit call per account per tick)', () => {
   it('refuses a request at once while the oldest waiting call has waited past maxQueueMs, writing none of it', async () => {
     const stream = new RowStream(client, keys, 1000, { maxInFlight: 1, maxQueueMs: 100 });
     const account = 'gc-queue';
-    const busy = holdRedis(400);
+    const busy = holdRedis(redis.url, 400);
     await new Promise((r) => setTimeout(r, 30));
     const inFlight = stream.append(account, [row(1)]);
     await new Promise((r) => setImmediate(r));

@@ -16,6 +16,7 @@ import { sha256Hex, type Account } from '../../src/domain/account.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startLocalRedis, type LocalRedis } from '../../src/adapters/redis/launcher.js';
+import { connectRedis } from '../../src/adapters/redis/client.js';
 import { startService, type Service } from '../../app/service.js';
 
 /** One chdb data path per test process: chdb binds one path per process. */
@@ -173,6 +174,20 @@ export async function removeTestData(t: TestService): Promise<void> {
 }
 
 /** Poll until `fn` returns a truthy value (or throw after `timeoutMs`). */
+/**
+ * Holds Redis in a busy script for `ms` on a connection of its own, so that calls made meanwhile
+ * wait (Redis falling behind, for real); resolves when Redis is free again.
+ */
+export async function holdRedis(url: string, ms: number): Promise<void> {
+  const blocker = connectRedis({ url });
+  await blocker.eval(
+    "local t = redis.call('TIME') local stop = t[1] * 1e6 + t[2] + tonumber(ARGV[1]) * 1000 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= stop return 1",
+    0,
+    ms,
+  );
+  blocker.disconnect();
+}
+
 export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, stepMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
