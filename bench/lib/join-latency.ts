@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadResult } from '../load/http-load.js';
 import type { BenchContext } from './context.js';
-import { cpuSeconds, startScript, treeCpuSeconds, waitForLine } from './proc.js';
+import { cpuSeconds, redisCpuSeconds, startScript, treeCpuSeconds, waitForLine } from './proc.js';
 import { percentile, round } from './report.js';
 import { readSends } from './sends.js';
 
@@ -32,13 +32,6 @@ export interface JoinRun {
   rssPeakMb: number;
   /** Heartbeats per second asked of the load generator. */
   rate: number;
-}
-
-/** CPU seconds the bench's Redis (both servers under test use it) has used so far. */
-async function redisCpuSeconds(ctx: BenchContext): Promise<number> {
-  const info = await ctx.redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 /**
@@ -73,7 +66,7 @@ export async function joinLatency(
     const sendsFile = path.join(dir, `probes-${tag}-${rate}.txt`);
     const cpuGw0 = treeCpuSeconds(pid);
     const cpuSubs0 = cpuSeconds(subs.pid);
-    const cpuRedis0 = await redisCpuSeconds(ctx);
+    const cpuRedis0 = await redisCpuSeconds(ctx.redis);
     const wall0 = Date.now();
     const res = await ctx.load({
       port,
@@ -101,7 +94,7 @@ export async function joinLatency(
       sendsFile,
       cpuShare: {
         server: round((treeCpuSeconds(pid) - cpuGw0) / wallS, 2),
-        redis: round(((await redisCpuSeconds(ctx)) - cpuRedis0) / wallS, 2),
+        redis: round(((await redisCpuSeconds(ctx.redis)) - cpuRedis0) / wallS, 2),
         subscribers: round((cpuSeconds(subs.pid) - cpuSubs0) / wallS, 2),
         load: round(res.cpuMs / 1000 / wallS, 2),
       },

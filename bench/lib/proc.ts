@@ -232,3 +232,10 @@ export class RssSampler {
     clearInterval(this.#timer);
   }
 }
+
+/** CPU seconds a redis-server has used so far (every thread), from its INFO. */
+export async function redisCpuSeconds(redis: { info(section: 'cpu'): Promise<string> }): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}

@@ -12,6 +12,7 @@ import { defineScripts } from '../../src/adapters/redis/scripts.js';
 import { presenceArg } from '../../src/domain/presence.rules.js';
 import { storedEvent } from '../../src/domain/stored-event.js';
 import type { BenchContext } from '../lib/context.js';
+import { redisCpuSeconds } from '../lib/proc.js';
 import { figure, round } from '../lib/report.js';
 
 const VISITORS = 20_000;
@@ -65,12 +66,6 @@ function rowOf(account: string, shape: Shape, n: number): StreamRow {
   return { table: 'events', row, json: JSON.stringify(row), dedupeId: id, presence };
 }
 
-async function redisCpuUs(ctx: BenchContext): Promise<number> {
-  const info = String(await ctx.redis.info('cpu'));
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return (field('used_cpu_user_main_thread') + field('used_cpu_sys_main_thread')) * 1e6;
-}
-
 export async function redisCost(ctx: BenchContext): Promise<void> {
   const { redis, figures, log, opts } = ctx;
   defineScripts(redis);
@@ -80,7 +75,7 @@ export async function redisCost(ctx: BenchContext): Promise<void> {
   let n = 0;
   /** Append `count` events in calls of the gateway's shape; Redis CPU µs per event. */
   const measure = async (account: string, shape: Shape, count: number, base = false): Promise<number> => {
-    const cpu0 = await redisCpuUs(ctx);
+    const cpu0 = await redisCpuSeconds(redis);
     for (let done = 0; done < count; done += REQUESTS_PER_CALL * EVENTS_PER_REQUEST) {
       const requests = Array.from({ length: REQUESTS_PER_CALL }, () => Array.from({ length: EVENTS_PER_REQUEST }, () => rowOf(account, shape, n++)));
       if (base) {
@@ -91,7 +86,7 @@ export async function redisCost(ctx: BenchContext): Promise<void> {
         await Promise.all(requests.map((rows) => commit.append(account, rows, PRESENCE)));
       }
     }
-    const us = ((await redisCpuUs(ctx)) - cpu0) / count;
+    const us = (((await redisCpuSeconds(redis)) - cpu0) * 1e6) / count;
     await redis.del(keys.eventStream(account));
     return round(us, 1);
   };

@@ -2,9 +2,10 @@ import { GatewayError, InternalError, StoreUnavailableError, StreamFullError } f
 import { BackpressureError, isConnectionFailure } from '../adapters/errors.js';
 
 /**
- * The one rule from anything thrown to a registry error: registry errors stand; a full stream
- * or commit queue is a 503 `backpressure`; a store that cannot be reached is a 503 `store-unavailable` the
- * client may retry in a second; anything else is a 500 that does not leak its message.
+ * The one rule from anything thrown to a registry error: registry errors stand; backpressure (a
+ * full stream or commit queue) is a 503 `backpressure`; a store that cannot be reached is a 503
+ * `store-unavailable` the client may retry in a second; anything else is a 500 that does not
+ * leak its message.
  */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;

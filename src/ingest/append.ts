@@ -2,9 +2,9 @@ import { GatewayError, StoreUnavailableError } from '../errors.js';
 import { BackpressureError } from '../adapters/errors.js';
 
 /**
- * Run a stream append; a failure is a 503 the client retries, never a loss. Backpressure (a full stream
- * or commit queue) and registry errors keep their own answer; the failure is logged with its cause by the route's
- * error path.
+ * Run a stream append; a failure is a 503 the client retries, never a loss. Backpressure (a
+ * full stream or commit queue) and registry errors keep their own answer; the failure is logged
+ * with its cause by the route's error path.
  */
 export async function appendOr503<T>(append: () => Promise<T>): Promise<T> {
   try {

@@ -26,6 +26,8 @@ export interface CommitPresence {
 
 /** Retry-After (seconds) of a 503 answered because the stream is at its cap. */
 export const STREAM_FULL_RETRY_AFTER_S = 2;
+/** A full commit queue empties within about one call of Redis: a retry a second later is likely to be taken. */
+const COMMIT_QUEUE_RETRY_AFTER_S = 1;
 
 /** Seconds a client-supplied event id is remembered. */
 export const DEDUPE_TTL_S = 600;
@@ -139,7 +141,7 @@ export class RowStream {
       if (!lane) this.#lanes.set(account, (lane = { queue: [], inFlight: 0 }));
       const oldest = lane.queue[0];
       if (oldest && Date.now() - oldest.openedAt > this.#maxQueueMs) {
-        reject(new CommitQueueFullError(`ingest is behind: a call has waited over ${this.#maxQueueMs} ms for Redis, retry later`, 1));
+        reject(new CommitQueueFullError(`ingest is behind: a call has waited over ${this.#maxQueueMs} ms for Redis, retry later`, COMMIT_QUEUE_RETRY_AFTER_S));
         return;
       }
       // The last queued call is still open (a sent call leaves the queue), even when its tick has
