@@ -25,8 +25,8 @@ describe('flush: reading a stored row without parsing it', () => {
     expect(readStringField('{"visitor_id":"a","visitor_id_2":"b"}', 'visitor_id')).toBe('a');
     expect(readStringField('{"visitor_id":"open', 'visitor_id')).toBeNull(); // a string left open
     expect(readStringField('{"visitor\\u005fid":"escaped key"}', 'visitor_id')).toBeNull(); // only a parse reads that key
-    expect(new FlushRow(entry('{"visitor\\u005fid":"escaped key"}')).field('visitor_id')).toBe('escaped key');
-    expect(new FlushRow(entry('{"a":"x","n":12,"visitor_id":null}')).field('visitor_id')).toBeUndefined();
+    expect(new FlushRow(entry('{"visitor\\u005fid":"escaped key"}'), 'acme').field('visitor_id')).toBe('escaped key');
+    expect(new FlushRow(entry('{"a":"x","n":12,"visitor_id":null}'), 'acme').field('visitor_id')).toBeUndefined();
   });
 
   it('falls back to parsing the row, so the answer is always the top-level value', () => {
@@ -40,10 +40,10 @@ describe('flush: reading a stored row without parsing it', () => {
     for (const json of rows) {
       const parsed = JSON.parse(json) as Record<string, unknown>;
       const expected = typeof parsed.visitor_id === 'string' ? parsed.visitor_id : undefined;
-      expect(new FlushRow(entry(json)).field('visitor_id'), json).toBe(expected);
+      expect(new FlushRow(entry(json), 'acme').field('visitor_id'), json).toBe(expected);
     }
-    expect(new FlushRow(entry('not json')).field('visitor_id')).toBeUndefined();
-    expect(new FlushRow(entry('[1]')).parsed()).toBeUndefined();
+    expect(new FlushRow(entry('not json'), 'acme').field('visitor_id')).toBeUndefined();
+    expect(new FlushRow(entry('[1]'), 'acme').parsed()).toBeUndefined();
   });
 
   it('appends entries without spreading them (a spread throws past ~120k arguments)', () => {
@@ -60,7 +60,7 @@ describe('flush: reading a stored row without parsing it', () => {
     const [e] = parseEntries('s', [[Buffer.from('5-1'), [Buffer.from('t'), Buffer.from('events'), Buffer.from('r'), Buffer.from(json)]]], true);
     expect(e).toMatchObject({ stream: 's', id: '5-1', table: 'events', redelivered: true });
     expect(e!.row.equals(Buffer.from(json))).toBe(true);
-    const row = new FlushRow(e!);
+    const row = new FlushRow(e!, 'acme');
     expect(row.field('visitor_id')).toBe('v-ü');
     expect(row.field('person_id')).toBe('p-1');
     expect(row.field('title')).toBe('Café "Zoë" ✓');

@@ -390,14 +390,16 @@ export class StreamFlusher {
       // written back in that form, or dropped when it is no object at all. Data ClickHouse
       // refuses inside a well-formed line is isolated and dead-lettered below.
       if (entry.row[0] !== 0x7b || entry.row.includes(0x0a)) {
-        const parsed = new FlushRow(entry).parsed();
+        const parsed = new FlushRow(entry, '').parsed();
         if (!parsed) {
           this.log.error({ id: entry.id }, '[flush] dropping unparsable row');
           continue;
         }
         entry.row = Buffer.from(JSON.stringify(parsed));
       }
-      rows.push(new FlushRow(entry));
+      // Every stream read is an account's (see #run); the row's own field is only a fallback.
+      const account = this.#accountOf.get(entry.stream) ?? new FlushRow(entry, '').field('account_id') ?? '';
+      rows.push(new FlushRow(entry, account));
     }
     for (const f of this.#filters) rows = await f(rows);
     const byTable = new Map<string, FlushRow[]>();

@@ -23,10 +23,12 @@ export interface SweepResult {
 }
 
 /**
- * The part of a flusher row the erasure filter reads: its id fields, read without parsing the
- * whole row (structural: adapters do not import workers).
+ * The part of a flusher row the erasure filter reads: the account whose stream it came from,
+ * and its id fields, read without parsing the whole row (structural: adapters do not import
+ * workers).
  */
 export interface FilterableRow {
+  readonly account: string;
   field(name: string): string | undefined;
 }
 
@@ -149,39 +151,42 @@ export class ErasedStore {
 
   /**
    * Flusher filter: drops rows whose visitor_id is an erased visitor or whose person_id is an
-   * erased person. Two small reads per account per batch, skipped when the account has no marks.
+   * erased person. One small read per account per batch; only an account with marks has its
+   * rows' ids read (finding a field scans the row's bytes: most of the flusher's CPU a row
+   * when done for every row).
    */
   readonly filter = async <T extends FilterableRow>(rows: T[]): Promise<T[]> => {
-    const byAccount = new Map<string, { visitors: string[]; persons: string[] }>();
-    for (const r of rows) {
-      const account = r.field('account_id');
-      if (account === undefined) continue;
-      let ids = byAccount.get(account);
-      if (!ids) byAccount.set(account, (ids = { visitors: [], persons: [] }));
-      const v = r.field('visitor_id');
-      const p = r.field('person_id');
-      if (v) ids.visitors.push(v);
-      if (p) ids.persons.push(p);
-    }
-    const dropVisitors = new Map<string, Set<string>>();
-    const dropPersons = new Map<string, Set<string>>();
-    for (const [account, ids] of byAccount) {
+    const accounts = new Set<string>();
+    for (const r of rows) accounts.add(r.account);
+    const drop = new Map<string, { visitors: Set<string>; persons: Set<string> }>();
+    for (const account of accounts) {
       await this.#upgrade(account);
       const [[, nv], [, np]] = (await this.redis.multi().scard(this.keys.erasedVisitors(account)).hlen(this.keys.erasedPersons(account)).exec()) as [
         [Error | null, number],
         [Error | null, number],
       ];
-      if (nv) dropVisitors.set(account, await this.erasedVisitorsOf(account, ids.visitors));
-      if (np) dropPersons.set(account, await this.erasedPersonsOf(account, ids.persons));
+      if (!nv && !np) continue;
+      const visitors: string[] = [];
+      const persons: string[] = [];
+      for (const r of rows) {
+        if (r.account !== account) continue;
+        const v = r.field('visitor_id');
+        const p = r.field('person_id');
+        if (v) visitors.push(v);
+        if (p) persons.push(p);
+      }
+      drop.set(account, {
+        visitors: nv ? await this.erasedVisitorsOf(account, visitors) : new Set(),
+        persons: np ? await this.erasedPersonsOf(account, persons) : new Set(),
+      });
     }
-    if (!dropVisitors.size && !dropPersons.size) return rows;
+    if (!drop.size) return rows;
     return rows.filter((r) => {
-      const account = r.field('account_id') ?? '';
+      const marked = drop.get(r.account);
+      if (!marked) return true;
       const v = r.field('visitor_id');
       const p = r.field('person_id');
-      if (v !== undefined && dropVisitors.get(account)?.has(v)) return false;
-      if (p !== undefined && dropPersons.get(account)?.has(p)) return false;
-      return true;
+      return !(v !== undefined && marked.visitors.has(v)) && !(p !== undefined && marked.persons.has(p));
     });
   };
 

@@ -167,16 +167,20 @@ export function readStringField(json: string | Buffer, name: string): string | n
 }
 
 /**
- * A row of a batch as the filters see it: the stream entry with its stored bytes, and cheap
- * access to the fields they read (ids), so the flusher never decodes or parses rows it only
- * forwards.
+ * A row of a batch as the filters see it: the stream entry with its stored bytes, the account
+ * whose stream it was read from, and cheap access to the fields they read (ids), so the flusher
+ * never decodes or parses rows it only forwards.
  */
 export class FlushRow {
   #parsed: Record<string, unknown> | null | undefined;
   /** The row's top-level members (see indexMembers), found on the first field read; null: parse. */
   #members: Int32Array | null | undefined;
 
-  constructor(readonly entry: StreamEntry) {}
+  constructor(
+    readonly entry: StreamEntry,
+    /** The stream's account: the gateway appends a row only to the stream of its own account. */
+    readonly account: string,
+  ) {}
 
   /** A top-level string field (undefined when absent or not a string). */
   field(name: string): string | undefined {
